@@ -1,0 +1,77 @@
+"""Shared pytest configuration: the hardware marker and the paths to ../shared assets.
+
+Assets (datasets, backbone weights, metric fixtures) are read from paths given by environment
+variables. Where one is not set or does not exist, the tests that need it skip with a message
+naming the variable; with ``JSCC_REQUIRE_ASSETS=1`` (set by CI) a missing asset is an error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ASSET_VARIABLES = {
+    "weights": ("JSCC_WEIGHTS_DIR", "../shared/weights (alexnet_features.pth, lpips_v0.1/, dists/)"),
+    "kodak": ("JSCC_KODAK_DIR", "../shared/datasets/kodak (kodim01..24.png)"),
+    "train": ("JSCC_TRAIN_DIR", "../shared/datasets/train (training photographs)"),
+    "fixtures": ("JSCC_FIXTURES_DIR", "../shared/fixtures (tid2013_calib/)"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--radio-uri",
+        action="append",
+        default=[],
+        help="run the hardware tests against this radio (e.g. pluto:ip:192.168.2.1 or soapy:driver=uhd)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--radio-uri"):
+        return
+    skip = pytest.mark.skip(reason="hardware test: name a radio with --radio-uri to run it")
+    for item in items:
+        if "hardware" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def radio_uris(request: pytest.FixtureRequest) -> list[str]:
+    return request.config.getoption("--radio-uri")
+
+
+def asset_path(kind: str) -> Path:
+    """The directory of one kind of asset, or skip (fail under JSCC_REQUIRE_ASSETS=1)."""
+    variable, what = ASSET_VARIABLES[kind]
+    value = os.environ.get(variable)
+    if value and Path(value).is_dir():
+        return Path(value)
+    message = (
+        f"{variable} is not set or not a directory ({value!r}); point it at {what} to run this test"
+    )
+    if os.environ.get("JSCC_REQUIRE_ASSETS") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    return asset_path("weights")
+
+
+@pytest.fixture(scope="session")
+def kodak_dir() -> Path:
+    return asset_path("kodak")
+
+
+@pytest.fixture(scope="session")
+def train_dir() -> Path:
+    return asset_path("train")
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return asset_path("fixtures")
