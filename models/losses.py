@@ -1,0 +1,99 @@
+"""Training losses of the perceptual deep JSCC (CompressAI style: modules returning dicts).
+
+Generator: ``beta_m * MSE + beta_p * LPIPS + beta_g * adversarial``; discriminator: the non-saturating
+(binary cross-entropy) form of the conditional GAN objective
+``min_G max_D E[log D(x, s)] + E[log(1 - D(x_hat, s))]``, where D sees an image and the symbols ``s``.
+Both take the discriminator's logits (before the sigmoid).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.metrics import LPIPS
+
+PIXEL_SCALE = 255.0  # the MSE term is taken on 0..255 pixel values, see GeneratorLoss
+
+
+class GeneratorLoss(nn.Module):
+    """Weighted sum of distortion, perceptual and adversarial losses of the generator (and encoder).
+
+    ``mse`` is the mean squared error on the **0..255 pixel scale**, ``255^2`` times the MSE of images in
+    [0, 1]. The paper's weights only balance on that scale: a reconstruction at 25 dB PSNR has
+    MSE = 10^-2.5 = 3.2e-3 on [0, 1] but 3.2e-3 * 65025 = 206 on 0..255, so ``beta_m * mse`` with
+    ``beta_m = 1e-5`` is 2.1e-3, of the order of the adversarial term (``beta_g = 1e-3`` times
+    softplus(-logit) ~ 0.7, i.e. 7e-4) and about 1% of the LPIPS term (``beta_p = 1`` times LPIPS ~ 0.2),
+    a small pixel-fidelity anchor; on [0, 1] it would be 3.2e-8, 4 to 7 orders of magnitude below the
+    other terms, i.e. no distortion term at all.
+
+    A term whose weight is 0 is not computed and is absent from the output (so the MSE baseline,
+    ``beta_p = beta_g = 0``, needs neither the LPIPS network nor a discriminator), except ``mse``,
+    which costs nothing and is always reported.
+
+    Args:
+        beta_m, beta_p, beta_g: weights of the MSE, LPIPS and adversarial terms (>= 0).
+        lpips: the LPIPS network; required when ``beta_p > 0``.
+    """
+
+    def __init__(
+        self, beta_m: float = 1e-5, beta_p: float = 1.0, beta_g: float = 1e-3, lpips: LPIPS | None = None
+    ) -> None:
+        super().__init__()
+        weights = {"beta_m": beta_m, "beta_p": beta_p, "beta_g": beta_g}
+        negative = [f"{k}={v}" for k, v in weights.items() if not v >= 0]
+        if negative:
+            raise ValueError(f"loss weights must be >= 0, got {', '.join(negative)}")
+        if beta_p > 0 and lpips is None:
+            raise ValueError(f"beta_p={beta_p} needs an LPIPS network (lpips=models.metrics.LPIPS(...))")
+        self.beta_m, self.beta_p, self.beta_g = beta_m, beta_p, beta_g
+        self.lpips = lpips if beta_p > 0 else None
+
+    def forward(
+        self, x: torch.Tensor, x_hat: torch.Tensor, d_fake_logits: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Losses of one batch.
+
+        Args:
+            x: (B, 3, H, W) source images in [0, 1].
+            x_hat: (B, 3, H, W) reconstructions in [0, 1].
+            d_fake_logits: D(x_hat, s), any shape (e.g. (B, 1) or a patch map); needed when ``beta_g > 0``.
+        Returns:
+            scalars: ``loss`` (the weighted sum), ``mse`` [0..255 scale], and ``lpips``, ``adv`` when weighted.
+        """
+        if x.shape != x_hat.shape:
+            raise ValueError(f"x and x_hat differ in shape: {tuple(x.shape)} and {tuple(x_hat.shape)}")
+        out = {"mse": F.mse_loss(x_hat * PIXEL_SCALE, x * PIXEL_SCALE)}
+        loss = self.beta_m * out["mse"]
+        if self.beta_p > 0:
+            out["lpips"] = self.lpips(x_hat, x).mean()
+            loss = loss + self.beta_p * out["lpips"]
+        if self.beta_g > 0:
+            if d_fake_logits is None:
+                raise ValueError(f"beta_g={self.beta_g} needs the discriminator's logits on x_hat (d_fake_logits)")
+            out["adv"] = F.softplus(-d_fake_logits).mean()  # -log sigmoid(D(x_hat, s)), non-saturating
+            loss = loss + self.beta_g * out["adv"]
+        out["loss"] = loss
+        return out
+
+
+class DiscriminatorLoss(nn.Module):
+    """Binary cross-entropy of D: real pairs (x, s) labelled 1, generated pairs (x_hat, s) labelled 0."""
+
+    def forward(self, d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Losses of one batch.
+
+        Args:
+            d_real_logits: D(x, s), any shape; d_fake_logits: D(x_hat.detach(), s), same shape.
+        Returns:
+            scalars ``real`` = mean -log sigmoid(D(x, s)), ``fake`` = mean -log(1 - sigmoid(D(x_hat, s))),
+            ``loss`` = real + fake.
+        """
+        if d_real_logits.shape != d_fake_logits.shape:
+            raise ValueError(
+                f"real and fake logits differ in shape: {tuple(d_real_logits.shape)}, {tuple(d_fake_logits.shape)}"
+            )
+        real = F.softplus(-d_real_logits).mean()
+        fake = F.softplus(d_fake_logits).mean()
+        return {"loss": real + fake, "real": real, "fake": fake}

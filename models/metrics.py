@@ -1,0 +1,182 @@
+"""Image quality metrics: PSNR, MS-SSIM, LPIPS (here), DISTS and FID (:mod:`models.dists`, :mod:`models.fid`).
+
+All take image batches ``(B, 3, H, W)`` with RGB values in [0, 1] and return one value per image
+``(B,)``. They follow the conventions of the field's reference numbers, checked against
+``fixtures/tid2013_calib/reference_values.csv`` (computed by the original implementations on 8-bit
+images) in ``tests/test_metrics.py``:
+
+- PSNR: RGB, the MSE averaged over all three channels and all pixels, ``10 log10(range^2 / MSE)``.
+  The reference images are 8-bit; a reconstruction scored as it is saved (8-bit PNG) is scored after
+  quantising it to 8 bits (:func:`models.evaluate.evaluate` does so).
+- MS-SSIM: pytorch-msssim (Gaussian window 11, sigma 1.5, five scales, weights of Wang et al. 2003) on
+  the RGB channels, averaged over the channels: the convention of deep-JSCC and learned-compression
+  results (CompressAI, TensorFlow's ``ssim_multiscale``). ``luma=True`` scores the 8-bit grey image of
+  MATLAB's ``rgb2gray`` instead, as the original MATLAB implementation used for the fixture does.
+- LPIPS: Zhang et al.'s ``lpips`` package, AlexNet trunk, v0.1 linear heads.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import lpips as lpips_package
+import pytorch_msssim
+import torch
+from torch import nn
+
+from models.dists import DISTS
+from models.fid import FID
+from models.lpips_backbone import load_alexnet_features
+from models.pretrained_weights import load_state_file, load_strict, weights_dir_file
+
+__all__ = ["DISTS", "FID", "LPIPS", "MetricInputError", "compute_metrics", "ms_ssim", "psnr", "METRICS"]
+
+log = logging.getLogger(__name__)
+
+MS_SSIM_MIN_SIZE = 161  # pytorch-msssim: smaller side > (window 11 - 1) * 2**4 for its four downsamplings
+MATLAB_RGB2GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+LPIPS_HEADS_FILE = "lpips_v0.1/alex.pth"
+METRICS = {"psnr": "psnr_db", "ms_ssim": "ms_ssim", "lpips": "lpips"}  # name -> key in results
+
+
+class MetricInputError(ValueError):
+    """Images a metric cannot score: wrong shapes, or too small."""
+
+
+def check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
+    """Both (B, 3, H, W) and of the same shape, else :class:`MetricInputError`."""
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise MetricInputError(f"expected image batches of shape (B, 3, H, W), got {tuple(x.shape)}")
+    if x.shape != y.shape:
+        raise MetricInputError(f"images to compare differ in shape: {tuple(x.shape)} and {tuple(y.shape)}")
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio [dB] of each image pair, RGB.
+
+    Args:
+        x, y: (B, 3, H, W), values in [0, data_range].
+    Returns:
+        (B,) float64, ``10 log10(data_range^2 / MSE)`` with the MSE over channels and pixels;
+        ``inf`` for identical images.
+    """
+    check_pair(x, y)
+    mse = (x.double() - y.double()).square().mean(dim=(1, 2, 3))
+    return 10 * torch.log10(data_range**2 / mse)
+
+
+def to_gray8(x: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """(B, 3, H, W) in [0, data_range] -> (B, 1, H, W) grey levels 0..255 as MATLAB's ``rgb2gray`` of 8-bit RGB."""
+    rgb8 = (x.double() / data_range).clamp(0, 1).mul(255).round()
+    weights = torch.tensor(MATLAB_RGB2GRAY, dtype=torch.float64, device=x.device).view(1, 3, 1, 1)
+    return (rgb8 * weights).sum(dim=1, keepdim=True).round()
+
+
+def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, *, luma: bool = False) -> torch.Tensor:
+    """Multi-scale SSIM of each image pair (pytorch-msssim, five scales).
+
+    Args:
+        x, y: (B, 3, H, W), values in [0, data_range]; the smaller side must be at least 161 pixels
+            (the five-scale protocol; fewer scales would give numbers not comparable with the field's,
+            so smaller images are refused rather than scored differently).
+        luma: score the 8-bit grey image (MATLAB ``rgb2gray``) instead of averaging the RGB channels.
+    Returns:
+        (B,) float32 in [0, 1].
+    """
+    check_pair(x, y)
+    if min(x.shape[-2:]) < MS_SSIM_MIN_SIZE:
+        raise MetricInputError(
+            f"MS-SSIM needs images of at least {MS_SSIM_MIN_SIZE}x{MS_SSIM_MIN_SIZE} pixels for its five scales, "
+            f"got {x.shape[-2]}x{x.shape[-1]}; use larger images or patches (e.g. 256x256)"
+        )
+    if luma:
+        return pytorch_msssim.ms_ssim(to_gray8(x, data_range).float(), to_gray8(y, data_range).float(),
+                                      data_range=255, size_average=False)
+    return pytorch_msssim.ms_ssim(x.float(), y.float(), data_range=data_range, size_average=False)
+
+
+def lpips_heads_file(path: str | Path | None = None) -> Path:
+    """LPIPS v0.1 AlexNet heads file: ``path``, else ``$JSCC_WEIGHTS_DIR/lpips_v0.1/alex.pth``, else the wheel's."""
+    if path is not None:
+        return Path(path)
+    return weights_dir_file(LPIPS_HEADS_FILE) or Path(lpips_package.__file__).parent / "weights" / "v0.1" / "alex.pth"
+
+
+class LPIPS(nn.Module):
+    """LPIPS distance (Zhang et al., 2018): AlexNet trunk, v0.1 linear heads; frozen, always in eval mode.
+
+    The ``lpips`` package's network is built with an untrained trunk (``pnet_rand=True``, so nothing is
+    downloaded); the ImageNet AlexNet features from :func:`load_alexnet_features` are copied into its
+    five slices (which hold the modules at torchvision's ``alexnet().features`` indices), and the heads are
+    loaded strictly from :func:`lpips_heads_file`. Gradients flow to the inputs (it serves as a loss).
+
+    Args:
+        features_path: AlexNet features file (see :func:`load_alexnet_features`).
+        heads_path: LPIPS v0.1 alex heads file (see :func:`lpips_heads_file`).
+
+    Attributes:
+        source: where the trunk and the heads came from (also logged).
+    """
+
+    def __init__(self, features_path: str | Path | None = None, heads_path: str | Path | None = None) -> None:
+        super().__init__()
+        features, features_source = load_alexnet_features(features_path)
+        with warnings.catch_warnings():  # lpips calls torchvision's deprecated alexnet(pretrained=False)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"torchvision\.")
+            self.net = lpips_package.LPIPS(pretrained=False, net="alex", version="0.1", pnet_rand=True, verbose=False)
+        trunk = self.net.net
+        for slice_ in (trunk.slice1, trunk.slice2, trunk.slice3, trunk.slice4, trunk.slice5):
+            for index, module in slice_.named_children():
+                module.load_state_dict(features[int(index)].state_dict(), strict=True)
+        heads = lpips_heads_file(heads_path)
+        what = "LPIPS v0.1 AlexNet linear heads"
+        lins = nn.ModuleDict({f"lin{i}": lin for i, lin in enumerate(self.net.lins)})  # the file's key names
+        load_strict(lins, load_state_file(heads, what), str(heads), what)
+        self.source = f"AlexNet features: {features_source}; LPIPS v0.1 heads: {heads}"
+        log.info("LPIPS: %s", self.source)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> LPIPS:
+        """Stays in eval mode (no dropout in the heads), whatever the enclosing module's mode."""
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """LPIPS distance. x, y: (B, 3, H, W) in [0, 1] (scaled to [-1, 1] here). Returns (B,)."""
+        check_pair(x, y)
+        return self.net(x, y, normalize=True).reshape(x.shape[0])
+
+
+def compute_metrics(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lpips_module: LPIPS | None = None,
+    which: Sequence[str] = ("psnr", "ms_ssim", "lpips"),
+) -> dict[str, torch.Tensor]:
+    """Several metrics of reference ``x`` and reconstruction ``y`` at once, without gradients.
+
+    Args:
+        x, y: (B, 3, H, W) in [0, 1].
+        lpips_module: the LPIPS network to use; built with the default weights when needed and not given
+            (pass one to avoid loading it at every call).
+        which: names among ``METRICS`` (psnr, ms_ssim, lpips).
+    Returns:
+        ``{"psnr_db": (B,), "ms_ssim": (B,), "lpips": (B,)}`` (the keys of the metrics asked for), on the CPU.
+    """
+    unknown = [name for name in which if name not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; expected some of {', '.join(METRICS)}")
+    check_pair(x, y)
+    out: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        if "psnr" in which:
+            out["psnr_db"] = psnr(x, y).cpu()
+        if "ms_ssim" in which:
+            out["ms_ssim"] = ms_ssim(x, y).cpu()
+        if "lpips" in which:
+            module = lpips_module if lpips_module is not None else LPIPS().to(x.device)
+            out["lpips"] = module(x, y).cpu()
+    return out
