@@ -13,6 +13,7 @@ import pkgutil
 import sys
 
 import ota.commands
+from ota.radio import RadioError
 
 
 class UserError(Exception):
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UserError, FileNotFoundError, ValueError) as exc:
+    except (UserError, FileNotFoundError, ValueError, RadioError) as exc:
         print(f"ota {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,102 @@
+"""End-to-end time of one image through the simulated OFDM link, stage by stage.
+
+    python benchmarks/e2e.py --out DIR [--image PATH] [--model NAME] [--profile lab] [--repeats 3]
+
+Writes ``DIR/e2e.json``: per device (CPU, and CUDA when present) the median over ``--repeats`` of
+``encode_ms``, ``tx_ms`` (framing and OFDM modulation), ``channel_ms`` (the emulator), ``rx_ms``
+(detection, synchronisation, equalisation, reassembly), ``decode_ms`` (generator) and ``total_ms``;
+the air time of the burst at 2 MS/s and 20 MS/s and the real-time factor (air time / processing
+time without the emulator: above 1 keeps up with the air).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.image_io import load_image
+from models.registry import DEFAULT_MODEL
+from ota.link import Link
+from ota.options import resolve_image, versions
+from phy.channel import ChannelEmulator
+from phy.channel_profile import get_profile
+
+STAGES = ("encode_ms", "tx_ms", "channel_ms", "rx_ms", "decode_ms")
+
+
+def _timed(function, *args, sync: bool):
+    t0 = time.perf_counter()
+    value = function(*args)
+    if sync:
+        torch.cuda.synchronize()
+    return value, 1e3 * (time.perf_counter() - t0)
+
+
+def run_once(link: Link, image: torch.Tensor, profile: str, snr_db: float, seed: int) -> tuple[dict, int]:
+    """One transmission; returns the stage times in ms and the burst length in samples."""
+    sync = link.device.type == "cuda"
+    symbols, t_enc = _timed(link.encode, image, snr_db, sync=sync)
+    burst, t_tx = _timed(link.frame_symbols, symbols, image.shape[1], image.shape[2], sync=False)
+    emulator = ChannelEmulator(get_profile(profile), link.numerology, np.random.default_rng(seed))
+    received, t_ch = _timed(lambda x: emulator(x, snr_db).samples, burst.samples, sync=False)
+    (payload, _), t_rx = _timed(link.receive_jscc, received, sync=False)
+    _, t_dec = _timed(
+        link.decode, payload.symbols, payload.noise_var, payload.erased, (image.shape[1], image.shape[2]), sync=sync
+    )
+    times = dict(zip(STAGES, (t_enc, t_tx, t_ch, t_rx, t_dec), strict=True))
+    return times, len(burst.samples)
+
+
+def bench_device(device: str, args: argparse.Namespace, image: torch.Tensor) -> dict:
+    link = Link.load(args.model, device=device)
+    run_once(link, image, args.profile, args.snr, 0)  # warm-up (allocations, cuDNN autotuning)
+    runs = [run_once(link, image, args.profile, args.snr, i + 1) for i in range(args.repeats)]
+    times = {k: statistics.median(r[0][k] for r in runs) for k in STAGES}
+    times["total_ms"] = sum(times.values())
+    n_samples = runs[0][1]
+    processing_s = (times["total_ms"] - times["channel_ms"]) / 1e3
+    air = {f"air_ms_{rate // 1_000_000}msps": 1e3 * n_samples / rate for rate in (2_000_000, 20_000_000)}
+    return {
+        **times, **air, "burst_samples": n_samples,
+        "realtime_factor_2msps": air["air_ms_2msps"] / 1e3 / processing_s,
+        "realtime_factor_20msps": air["air_ms_20msps"] / 1e3 / processing_s,
+        "device_name": torch.cuda.get_device_name() if device == "cuda" else f"CPU ({os.cpu_count()} cores)",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="output folder for e2e.json")
+    parser.add_argument("--image", default=None,
+                        help="image to send (default kodim01 from $JSCC_KODAK_DIR, else matplotlib's grace_hopper)")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--profile", default="lab")
+    parser.add_argument("--snr", type=float, default=10.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    kodak = os.environ.get("JSCC_KODAK_DIR")
+    spec = args.image or (str(Path(kodak) / "kodim01.png") if kodak else None)
+    image = load_image(resolve_image(spec))
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    result = {
+        "image": spec or "matplotlib:grace_hopper.jpg",
+        "image_size": list(image.shape[1:]),
+        "config": vars(args),
+        "devices": {d: bench_device(d, args, image) for d in devices},
+        "versions": versions(),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "e2e.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result["devices"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The link that joins the models and the physical layer.
+
+Transmit: image -> encoder -> complex symbols (E|s|^2 = 1) -> OFDM frames -> baseband samples.
+Receive: baseband samples -> receiver -> frames -> soft symbols, per-symbol noise variance and
+erasures (frames that never arrived) -> generator -> image.
+
+The models run on the GPU when there is one (``device="auto"``). The link also carries the digital
+chain's QAM payloads: :meth:`Link.transmit_payload` / :meth:`Link.receive_payloads` work on any
+``complex64`` payload with its header fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from models.checkpoint import ModelCard
+from models.jscc import DeepJSCC
+from models.registry import MODELS, load_model
+from phy.frame_config import FrameConfig
+from phy.header import PayloadKind
+from phy.numerology import Numerology
+from phy.reassembly import Reassembled, reassemble
+from phy.receiver import Receiver, ReceiverConfig, RxFrame
+from phy.transmitter import Transmitter, TxBurst
+
+CUSTOM_MODEL_ID = 0
+
+
+def model_id(name: str) -> int:
+    """Header id of a registered model name (1..); :data:`CUSTOM_MODEL_ID` for a checkpoint path."""
+    names = sorted(MODELS)
+    return names.index(name) + 1 if name in names else CUSTOM_MODEL_ID
+
+
+def model_name(identifier: int) -> str | None:
+    """Registered model name of a header id, or None for a custom or unknown id."""
+    names = sorted(MODELS)
+    return names[identifier - 1] if 1 <= identifier <= len(names) else None
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; otherwise the named device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class TxImage:
+    """What was sent for one image: the burst and the symbols inside it."""
+
+    burst: TxBurst
+    symbols: np.ndarray  # complex64 (k,)
+    height: int
+    width: int
+
+
+@dataclass
+class RxImage:
+    """What came back for one image."""
+
+    image: torch.Tensor | None  # (3, H, W) in [0, 1]; None when no frame of it was found
+    payload: Reassembled | None
+    frames: list[RxFrame]
+
+
+class Link:
+    """A deep-JSCC model on an OFDM physical layer.
+
+    Args:
+        model: the JSCC model (moved to ``device`` and put in eval mode here).
+        card: its model card.
+        name: the registered name or path it was loaded from (sets the header's model id).
+        numerology, frame_config, receiver_config: the physical layer's configuration.
+        device: torch device for the encoder and generator.
+    """
+
+    def __init__(
+        self,
+        model: DeepJSCC,
+        card: ModelCard,
+        name: str,
+        numerology: Numerology,
+        frame_config: FrameConfig,
+        receiver_config: ReceiverConfig,
+        device: torch.device,
+    ) -> None:
+        self.model = model.to(device).eval()
+        self.card = card
+        self.name = name
+        self.device = device
+        self.numerology = numerology
+        self.transmitter = Transmitter(numerology, frame_config)
+        self.receiver = Receiver(numerology, receiver_config)
+
+    @classmethod
+    def load(
+        cls,
+        model: str,
+        numerology: Numerology | None = None,
+        frame_config: FrameConfig | None = None,
+        receiver_config: ReceiverConfig | None = None,
+        device: str = "auto",
+    ) -> Link:
+        """Load a model by registered name or checkpoint path and build the link around it."""
+        dev = resolve_device(device)
+        net, card = load_model(model, device=dev)
+        return cls(
+            net, card, model, numerology or Numerology(), frame_config or FrameConfig(),
+            receiver_config or ReceiverConfig(), dev,
+        )
+
+    @property
+    def cbr(self) -> float:
+        return float(self.model.cbr)
+
+    @torch.no_grad()
+    def encode(self, image: torch.Tensor, snr_db: float) -> np.ndarray:
+        """(3, H, W) image in [0, 1] -> complex64 symbols (k,), mean power 1.
+
+        ``snr_db`` is the SNR the encoder is conditioned on (the link's nominal SNR).
+        """
+        x = image.to(self.device)[None]
+        snr = torch.tensor([snr_db], dtype=torch.float32, device=self.device)
+        return self.model.encode(x, snr)[0].cpu().numpy().astype(np.complex64)
+
+    @torch.no_grad()
+    def decode(
+        self, symbols: np.ndarray, noise_var: np.ndarray, erased: np.ndarray, size: tuple[int, int]
+    ) -> torch.Tensor:
+        """Soft symbols (k,), per-symbol noise variance (k,), erasures (k,) -> (3, H, W) image on the CPU."""
+        s_hat = torch.from_numpy(np.asarray(symbols, dtype=np.complex64))[None].to(self.device)
+        nv = torch.from_numpy(np.asarray(noise_var, dtype=np.float32))[None].to(self.device)
+        er = torch.from_numpy(np.asarray(erased, dtype=bool))[None].to(self.device)
+        return self.model.decode(s_hat, size=size, noise_var=nv, erased=er)[0].float().cpu()
+
+    def transmit_payload(
+        self, payload: np.ndarray, *, kind: PayloadKind, sequence: int, height: int, width: int,
+        identifier: int, aux: int,
+    ) -> TxBurst:
+        """Any complex64 payload (JSCC or QAM symbols) -> one burst of OFDM frames."""
+        return self.transmitter.transmit(
+            np.asarray(payload, dtype=np.complex64), payload_kind=kind, sequence=sequence,
+            height=height, width=width, model_id=identifier, aux=aux,
+        )
+
+    def frame_symbols(self, symbols: np.ndarray, height: int, width: int, sequence: int = 0) -> TxBurst:
+        """JSCC symbols (k,) of an H x W image -> one burst of OFDM frames (header says model and CBR)."""
+        return self.transmit_payload(
+            symbols, kind=PayloadKind.JSCC, sequence=sequence, height=height, width=width,
+            identifier=model_id(self.name), aux=round(1 / self.cbr),
+        )
+
+    def transmit_image(self, image: torch.Tensor, snr_db: float, sequence: int = 0) -> TxImage:
+        """Encode an image and put its symbols into OFDM frames."""
+        symbols = self.encode(image, snr_db)
+        height, width = int(image.shape[1]), int(image.shape[2])
+        return TxImage(self.frame_symbols(symbols, height, width, sequence), symbols, height, width)
+
+    def receive_payloads(self, samples: np.ndarray) -> list[RxFrame]:
+        """Every frame the receiver finds in a stream of baseband samples."""
+        return self.receiver.receive(samples)
+
+    def receive_jscc(self, samples: np.ndarray, sequence: int | None = None) -> tuple[Reassembled | None, list]:
+        """The JSCC payload of one image in ``samples``: (reassembled symbols or None, its frames).
+
+        Frames of other payload kinds are ignored; with ``sequence`` None the first JSCC sequence found
+        is used. Frames that never arrived are erased.
+        """
+        frames = [f for f in self.receive_payloads(samples) if f.header.payload_kind == PayloadKind.JSCC]
+        chosen = frames[0].header.sequence if frames and sequence is None else sequence
+        frames = [f for f in frames if f.header.sequence == chosen]
+        if not frames:
+            return None, []
+        self._check_model(frames[0].header.model_id, frames[0].header.aux)
+        return reassemble(frames, sequence=chosen), frames
+
+    def receive_image(self, samples: np.ndarray, sequence: int | None = None) -> RxImage:
+        """Find the JSCC frames of one image in ``samples`` and rebuild the image (a partial reception
+        still yields one: the symbols of missing frames reach the generator as erasures)."""
+        payload, frames = self.receive_jscc(samples, sequence)
+        if payload is None:
+            return RxImage(None, None, [])
+        size = (payload.header.height, payload.header.width)
+        return RxImage(self.decode(payload.symbols, payload.noise_var, payload.erased, size), payload, frames)
+
+    def _check_model(self, identifier: int, aux: int) -> None:
+        """Refuse to decode symbols that another model (by header id or CBR) produced."""
+        sent = model_name(identifier)
+        if sent is not None and sent != self.name and identifier != model_id(self.name):
+            raise ValueError(
+                f"the frames were made by model '{sent}' but the receiver loaded '{self.name}'; "
+                f"pass --model {sent}"
+            )
+        if aux != round(1 / self.cbr):
+            raise ValueError(
+                f"the frames carry CBR 1/{aux} but the model '{self.name}' has CBR 1/{round(1 / self.cbr)}; "
+                "load the model that sent them with --model"
+            )

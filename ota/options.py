@@ -1,0 +1,232 @@
+"""Command-line options and helpers shared by the ``ota`` sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.image_io import load_image
+from models.registry import DEFAULT_MODEL, MODELS
+from ota.link import Link, RxImage, TxImage
+from ota.radio import Radio, RadioConfig, open_radio, parse_radio_spec
+from ota.reception import Reception
+from ota.reception import write as write_reception
+from phy.frame_config import FrameConfig
+from phy.numerology import SUPPORTED_FFT_SIZES, Numerology
+from phy.receiver import ReceiverConfig
+
+SNR_RANGE_DB = (-10.0, 40.0)
+DEFAULT_IMAGE = "matplotlib:grace_hopper.jpg"
+
+
+def snr_db(text: str) -> float:
+    """argparse type: an SNR in dB inside :data:`SNR_RANGE_DB`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number; expected an SNR in dB like 10") from None
+    lo, hi = SNR_RANGE_DB
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"SNR {value} dB is out of range; expected {lo:g} to {hi:g} dB")
+    return value
+
+
+def cbr(text: str) -> float:
+    """argparse type: a channel bandwidth ratio written as ``1/48`` or ``0.0208``."""
+    try:
+        value = float(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a bandwidth ratio; expected e.g. 1/48 or 1/24") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"CBR {text} must be between 0 and 1, e.g. 1/48")
+    return value
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model", default=None,
+        help=f"registered model name ({', '.join(sorted(MODELS))}) or checkpoint path (default {DEFAULT_MODEL})",
+    )
+    p.add_argument("--cbr", type=cbr, default=None, help="pick the registered model of this CBR, e.g. 1/48 or 1/24")
+    p.add_argument("--device", default="auto", help="torch device for the models: auto (CUDA if present), cpu, cuda")
+    p.add_argument(
+        "--lpips-weights", default=None,
+        help="AlexNet features file for LPIPS (default $JSCC_WEIGHTS_DIR/alexnet_features.pth)",
+    )
+
+
+def add_phy_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fft-size", type=int, default=64, choices=SUPPORTED_FFT_SIZES, help="OFDM FFT size")
+    p.add_argument("--cp-len", type=int, default=None, help="cyclic prefix in samples (default fft_size/4)")
+    p.add_argument("--sample-rate", type=float, default=2e6, help="baseband sample rate in samples/s (default 2e6)")
+    p.add_argument(
+        "--frame-symbols", type=int, default=FrameConfig().max_payload_symbols,
+        help=f"payload OFDM symbols per frame at most (default {FrameConfig().max_payload_symbols})",
+    )
+
+
+def model_choice(args: argparse.Namespace) -> str:
+    """The model name or path that ``--model`` and ``--cbr`` select together."""
+    if args.cbr is None:
+        return args.model or DEFAULT_MODEL
+    family = (args.model or DEFAULT_MODEL).rsplit("-cbr", 1)[0]
+    name = f"{family}-cbr{round(1 / args.cbr)}"
+    if name not in MODELS:
+        have = ", ".join(sorted(MODELS))
+        raise ValueError(f"no registered model '{name}' for --cbr {Fraction(args.cbr).limit_denominator(1000)}; "
+                         f"registered models: {have}")
+    return name
+
+
+def numerology(args: argparse.Namespace) -> Numerology:
+    cp = args.cp_len if args.cp_len is not None else args.fft_size // 4
+    return Numerology(fft_size=args.fft_size, cp_len=cp, sample_rate=args.sample_rate)
+
+
+def build_link(args: argparse.Namespace) -> Link:
+    frame = FrameConfig(max_payload_symbols=args.frame_symbols)
+    return Link.load(model_choice(args), numerology(args), frame, ReceiverConfig(), device=args.device)
+
+
+def link_config(link: Link) -> dict:
+    """The link's configuration as echoed into result files."""
+    return {
+        "model": link.name,
+        "model_card": link.card.name,
+        "cbr": link.cbr,
+        "device": str(link.device),
+        "numerology": link.numerology.to_dict(),
+        "frame": link.transmitter.frame_config.to_dict(),
+        "receiver": link.receiver.config.to_dict(),
+    }
+
+
+def resolve_image(spec: str | None) -> Path:
+    """A path, or ``matplotlib:NAME`` for an image of matplotlib's sample data (the default)."""
+    spec = spec or DEFAULT_IMAGE
+    if spec.startswith("matplotlib:"):
+        from matplotlib import cbook
+
+        return Path(cbook.get_sample_data(spec.split(":", 1)[1], asfileobj=False))
+    return Path(spec)
+
+
+def load_input_image(spec: str | None) -> tuple[torch.Tensor, str]:
+    """Load the image to send; returns the tensor and the name to echo into results."""
+    return load_image(resolve_image(spec)), spec or DEFAULT_IMAGE
+
+
+def versions() -> dict:
+    """Versions of what produced a result."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def pkg(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {
+        "python": platform.python_version(),
+        "pjscc-ota": pkg("pjscc-ota"),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "sigmf": pkg("sigmf"),
+        "lpips": pkg("lpips"),
+        "platform": platform.platform(),
+    }
+
+
+def print_summary(result: dict, out: str | Path) -> None:
+    def fmt(key: str, unit: str = "", digits: int = 2) -> str:
+        value = result.get(key)
+        return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+    print(
+        f"PSNR {fmt('psnr_db', ' dB')}  MS-SSIM {fmt('ms_ssim', '', 4)}  LPIPS {fmt('lpips', '', 4)}  "
+        f"SNR est {fmt('snr_db_est', ' dB')}  frames {result.get('frames_decoded')}/{result.get('frames_expected')}"
+        f"  CBR {result['cbr']:.5f}  ({result['wall_s']:.2f} s)"
+    )
+    for note in result.get("notes", []):
+        print(f"note: {note}")
+    print(f"wrote {out}/result.json")
+
+
+def add_radio_options(p: argparse.ArgumentParser) -> None:
+    """Options that select and configure a radio (``ota.radio.RadioConfig``)."""
+    p.add_argument(
+        "--radio", required=True, metavar="KIND[:ADDRESS]",
+        help="pluto[:URI] (e.g. pluto:ip:192.168.2.1), soapy:DEVICE_ARGS (e.g. soapy:driver=uhd), "
+             "capture[:PATH.sigmf-meta], or emulator[:PROFILE]",
+    )
+    p.add_argument("--radio-config", default=None, help="TOML file with a [radio] table of RadioConfig fields")
+    p.add_argument("--freq", type=float, default=None, help="centre frequency in Hz (default 915e6)")
+    p.add_argument("--bandwidth", type=float, default=None, help="analog RF bandwidth in Hz")
+    p.add_argument("--tx-gain", type=float, default=None, help="TX gain in dB (Pluto: -89.75..0)")
+    p.add_argument("--rx-gain", type=float, default=None, help="manual RX gain in dB")
+    p.add_argument("--gain-mode", default=None, choices=("manual", "slow_attack", "fast_attack"), help="RX AGC mode")
+    p.add_argument("--timeout", type=float, default=None, help="seconds a device call may take (default 3)")
+    p.add_argument("--capture", default=None, metavar="PATH.sigmf-meta",
+                   help="capture radio: the SigMF file to record transmissions to, or to replay as reception")
+    p.add_argument("--radio-snr", type=snr_db, default=None, help="emulator radio: channel SNR in dB (default 20)")
+    p.add_argument("--radio-seed", type=int, default=None, help="emulator radio: seed of its random draws")
+
+
+def radio_config(args: argparse.Namespace, *, record: bool) -> tuple[str, RadioConfig]:
+    """(backend kind, RadioConfig) from the radio options; ``record`` says --capture is written, not read."""
+    base = RadioConfig.from_toml(args.radio_config) if args.radio_config else RadioConfig()
+    kind, config = parse_radio_spec(args.radio, base)
+    changes = {
+        "sample_rate": args.sample_rate,
+        "center_freq": args.freq,
+        "rf_bandwidth": args.bandwidth,
+        "tx_gain_db": args.tx_gain,
+        "rx_gain_db": args.rx_gain,
+        "gain_mode": args.gain_mode,
+        "timeout_s": args.timeout,
+        "snr_db": args.radio_snr,
+        "seed": args.radio_seed,
+        ("record_path" if record else "capture_path"): args.capture,
+    }
+    config = config.replace(**{k: v for k, v in changes.items() if v is not None})
+    if kind == "capture" and config.capture_path is None and config.record_path is None:
+        raise ValueError("--radio capture needs --capture PATH.sigmf-meta (the file to record to or replay)")
+    return kind, config
+
+
+def open_configured_radio(args: argparse.Namespace, num: Numerology, *, record: bool = False,
+                          metadata: dict | None = None) -> Radio:
+    """Open the radio the options name, with the backend options that the link needs."""
+    kind, config = radio_config(args, record=record)
+    extra = {"capture": {"metadata": metadata or {}}, "emulator": {"numerology": num}}.get(kind, {})
+    return open_radio(kind, config, **extra)
+
+
+def transmission_metadata(link: Link, sent: TxImage, image_name: str, snr_db: float, sequence: int = 0) -> dict:
+    """What a capture must say about a transmission so that a replay can decode and score it."""
+    return {
+        "sent": {
+            "image": image_name, "model": link.name, "cbr": link.cbr, "snr_db": snr_db, "sequence": sequence,
+            "height": sent.height, "width": sent.width, "frames": len(sent.burst.frame_starts),
+        },
+        "numerology": link.numerology.to_dict(),
+        "frame": link.transmitter.frame_config.to_dict(),
+    }
+
+
+def report(args: argparse.Namespace, link: Link, rx: RxImage, samples: np.ndarray, wall_s: float, config: dict,
+           reference: torch.Tensor | None, frames_expected: int | None = None, extra: dict | None = None) -> dict:
+    """Score a reception, write ``args.out`` and print a one-line summary; returns the result."""
+    reception = Reception(
+        rx=rx, samples=samples, numerology=link.numerology, cbr=link.cbr, wall_s=wall_s,
+        config={**config, **link_config(link)}, reference=reference, frames_expected=frames_expected,
+        lpips_weights=getattr(args, "lpips_weights", None), extra=extra or {},
+    )
+    result = write_reception(reception, args.out, versions())
+    print_summary(result, args.out)
+    return result
