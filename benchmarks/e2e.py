@@ -15,18 +15,22 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from models.image_io import load_image
-from models.registry import DEFAULT_MODEL
-from ota.link import Link
-from ota.options import resolve_image, versions
-from phy.channel import ChannelEmulator
-from phy.channel_profile import get_profile
+if __name__ == "__main__" and not __package__:  # run as a file: its folder's models.py would shadow the package
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from models.image_io import load_image  # noqa: E402
+from models.registry import DEFAULT_MODEL  # noqa: E402
+from ota.link import Link  # noqa: E402
+from ota.options import resolve_image, versions  # noqa: E402
+from phy.channel import ChannelEmulator  # noqa: E402
+from phy.channel_profile import get_profile  # noqa: E402
 
 STAGES = ("encode_ms", "tx_ms", "channel_ms", "rx_ms", "decode_ms")
 

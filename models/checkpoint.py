@@ -109,6 +109,7 @@ def save_checkpoint(path: str | Path, model: DeepJSCC, card: ModelCard, extra: d
     try:
         with os.fdopen(handle, "wb") as stream:
             torch.save(payload, stream)
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary readable file
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

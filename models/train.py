@@ -1,0 +1,500 @@
+"""The three-stage trainer of the perceptual deep JSCC.
+
+Stages (run in order, each until its step count in ``[stages]`` is reached):
+
+1. ``pretrain``: encoder f_e and generator f_g with ``beta_m*MSE + beta_p*LPIPS`` (no discriminator);
+2. ``discriminator``: f_e and f_g frozen (eval mode, no gradients, their optimizer idle); the
+   discriminator f_d learns to tell (x, s) from (x_hat, s);
+3. ``adversarial``: per step one generator step with ``beta_m*MSE + beta_p*LPIPS + beta_g*adv`` (f_d in
+   eval mode with its parameters frozen), then one discriminator step on the same x_hat (detached).
+
+f_d is conditioned on the channel input ``s`` on the latent grid (``latent`` of the model's output),
+detached, as HiFiC does with its latent. The MSE baseline is the same code with ``beta_p = beta_g = 0``
+and only the pretrain stage: no LPIPS network and no discriminator are built.
+
+Reproducibility: the model is initialised from ``torch.manual_seed(mix_seed(seed, 0))`` (the same on
+every rank); step ``t`` (counted over all stages) draws its batch from :mod:`models.data` (a function of
+``(seed, t, rank)``) and its SNRs, noise and erasures from a ``torch.Generator`` seeded from
+``(seed, t, rank)``. A checkpoint (model, discriminator, both optimizers, loss scalers, per-stage step
+counters, the torch RNG state and the configuration TOML) therefore resumes a run exactly: on CPU,
+N steps straight equal N/2 steps, save, load, N/2 steps, bit for bit.
+
+Files in the output folder (written by rank 0 only): ``config.toml`` (the effective configuration),
+``log.csv`` (every loss at every step, :mod:`models.train_log`), ``checkpoint_<step>.pt`` every
+``run.checkpoint_interval`` steps and ``last.pt`` (also at the end, on Ctrl-C and at every checkpoint).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import platform
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from models.channel import TrainingChannel, sample_snr
+from models.checkpoint import ModelCard, load_checkpoint, read_checkpoint, save_checkpoint
+from models.data import ImageFolderCrops, make_loader, mix_seed
+from models.discriminator import Discriminator
+from models.distributed import (
+    DistributedContext,
+    init_process_group,
+    mean_over_ranks,
+    resolve_device,
+    wrap,
+)
+from models.jscc import DeepJSCC
+from models.losses import DiscriminatorLoss, GeneratorLoss
+from models.metrics import LPIPS, psnr
+from models.train_config import STAGES, TrainConfig
+from models.train_log import RunningMeans, TrainLog
+
+TRAINER_FORMAT = 1
+"""Version of the ``trainer`` entry of checkpoints written here."""
+
+
+class TrainError(ValueError):
+    """A training run that cannot start or resume as asked (no data, a checkpoint that does not fit)."""
+
+
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo where there is one)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def describe_device(device: torch.device, world_size: int = 1) -> str:
+    """Where training ran, for the model card, e.g. ``CPU (2 cores, 2 threads; Intel(R) Xeon(R) ...)``."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        return f"{world_size} x {name}" if world_size > 1 else name
+    ranks = f"{world_size} processes, " if world_size > 1 else ""
+    return f"CPU ({ranks}{os.cpu_count()} cores, {torch.get_num_threads()} threads; {cpu_name()})"
+
+
+def parameter_digest(module: nn.Module) -> str:
+    """SHA-256 (first 16 hex digits) of all parameters and buffers: equal iff bit-identical."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class Trainer:
+    """Trains a :class:`~models.jscc.DeepJSCC` (and its discriminator) as configured.
+
+    Args:
+        config: the run's configuration.
+        data_dir: folder of training images (default ``config.data.dir``); needed by :meth:`run`, not
+            by :meth:`train_step`.
+        out_dir: where logs and checkpoints go (needed by :meth:`run`).
+        lpips_weights: AlexNet features file for LPIPS (default: ``$JSCC_WEIGHTS_DIR``).
+        context: rank and world size (default: from the torchrun environment).
+        progress: show a tqdm bar (rank 0 only).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        data_dir: str | Path | None = None,
+        out_dir: str | Path | None = None,
+        lpips_weights: str | Path | None = None,
+        context: DistributedContext | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.config = config
+        self.context = context or DistributedContext.from_environment()
+        self.device = resolve_device(config.run.device, self.context)
+        init_process_group(self.context, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        if config.run.threads:
+            torch.set_num_threads(config.run.threads)
+        self.amp_dtype = self._amp_dtype()
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.progress = progress
+
+        data_dir = data_dir if data_dir is not None else config.data.dir
+        self.dataset = ImageFolderCrops(data_dir, config.data.crop) if data_dir is not None else None
+        self.data_sha256 = self.dataset.sha256() if self.dataset is not None else None
+
+        torch.manual_seed(mix_seed(config.run.seed, 0))
+        self.model = DeepJSCC(config.model).to(self.device)
+        self.discriminator = (
+            Discriminator(config.model.channels, config.model.disc_width).to(self.device)
+            if config.uses_discriminator
+            else None
+        )
+        self.model_ddp = wrap(self.model, self.context, self.device)
+        self.discriminator_ddp = wrap(self.discriminator, self.context, self.device) if self.discriminator else None
+
+        lpips = LPIPS(lpips_weights).to(self.device) if config.uses_lpips else None
+        loss = config.loss
+        self.pretrain_loss = GeneratorLoss(loss.beta_m, loss.beta_p, 0.0, lpips).to(self.device)
+        self.adversarial_loss = (
+            GeneratorLoss(loss.beta_m, loss.beta_p, loss.beta_g, lpips).to(self.device) if self.discriminator else None
+        )
+        self.discriminator_loss = DiscriminatorLoss()
+        self.lpips_source = lpips.source if lpips is not None else None
+        channel = config.channel
+        self.channel = TrainingChannel(channel.symbol_erasure_prob, channel.frame_erasure_prob, channel.n_frames)
+        self.generator = torch.Generator(self.device)
+
+        optim = config.optim
+        self.optimizer_g = torch.optim.Adam(self.model.parameters(), lr=optim.lr, betas=optim.betas)
+        self.optimizer_d = (
+            torch.optim.Adam(self.discriminator.parameters(), lr=optim.discriminator_lr, betas=optim.betas)
+            if self.discriminator
+            else None
+        )
+        fp16 = self.amp_dtype == torch.float16
+        self.scaler_g = torch.amp.GradScaler("cuda", enabled=fp16)
+        self.scaler_d = torch.amp.GradScaler("cuda", enabled=fp16)
+
+        self.steps = dict.fromkeys(STAGES, 0)
+        self.stage = STAGES[0]
+        self.wall_s = 0.0
+        self.means = {stage: RunningMeans() for stage in STAGES}
+
+    # ---- setup helpers -------------------------------------------------------------------------
+
+    def _amp_dtype(self) -> torch.dtype | None:
+        precision = self.config.run.precision
+        if precision == "fp32":
+            return None
+        if self.device.type != "cuda":
+            warnings.warn(f"run.precision = {precision} is for CUDA; training on {self.device} in fp32", stacklevel=3)
+            return None
+        return torch.bfloat16 if precision == "bf16" else torch.float16
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+
+    @property
+    def is_main(self) -> bool:
+        return self.context.is_main
+
+    @property
+    def total_steps(self) -> int:
+        """Steps done over all stages (= batches drawn)."""
+        return sum(self.steps.values())
+
+    # ---- one step ------------------------------------------------------------------------------
+
+    def train_step(self, stage: str, x: torch.Tensor) -> dict[str, float]:
+        """One optimisation step of ``stage`` on a batch ``x`` (B, 3, H, W) in [0, 1].
+
+        The SNRs, noise and erasures are drawn from the generator seeded for step
+        :attr:`total_steps`; the step counters are not advanced here (:meth:`run` does that).
+
+        Returns:
+            this rank's scalars: ``snr_db``, ``psnr_db``, and the losses of the stage
+            (``g_loss``, ``mse``, ``lpips``, ``adv``; ``d_loss``, ``d_real``, ``d_fake``).
+        """
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+        if stage != "pretrain" and self.discriminator is None:
+            raise TrainError(f"the {stage} stage needs a discriminator, but loss.beta_g = 0 builds none")
+        x = x.to(self.device, non_blocking=True)
+        self.generator.manual_seed(mix_seed(self.config.run.seed, 3, self.total_steps, self.context.rank))
+        snr_db = sample_snr(x.shape[0], self.config.channel.snr_choices, self.generator, self.device)
+        if stage == "pretrain":
+            out, logs = self._generator_step(x, snr_db, self.pretrain_loss, adversarial=False)
+        elif stage == "discriminator":
+            self.model.eval()
+            with torch.no_grad(), self._autocast():
+                out = self.model(x, snr_db, self.channel, self.generator)
+            logs = {}
+        else:
+            out, logs = self._generator_step(x, snr_db, self.adversarial_loss, adversarial=True)
+        if stage != "pretrain":
+            logs |= self._discriminator_step(x, out["x_hat"].detach(), out["latent"].detach())
+        logs["snr_db"] = float(snr_db.mean())
+        logs["psnr_db"] = float(psnr(out["x_hat"].detach().float().clamp(0, 1), x).mean())
+        return logs
+
+    def _generator_step(
+        self, x: torch.Tensor, snr_db: torch.Tensor, loss_fn: GeneratorLoss, adversarial: bool
+    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        """Update f_e and f_g; with ``adversarial`` the frozen f_d scores x_hat (no f_d update here)."""
+        self.model.train()
+        with self._autocast():
+            out = self.model_ddp(x, snr_db, self.channel, self.generator)
+            d_fake = None
+            if adversarial:
+                self.discriminator.eval().requires_grad_(False)
+                d_fake = self.discriminator(out["x_hat"], out["latent"].detach())
+            losses = loss_fn(x, out["x_hat"], d_fake)
+        if adversarial:
+            self.discriminator.train().requires_grad_(True)
+        self._optimise(losses["loss"], self.optimizer_g, self.scaler_g)
+        logs = {"g_loss": losses["loss"], **{k: v for k, v in losses.items() if k != "loss"}}
+        return out, {k: float(v.detach()) for k, v in logs.items()}
+
+    def _discriminator_step(self, x: torch.Tensor, x_hat: torch.Tensor, latent: torch.Tensor) -> dict[str, float]:
+        """Update f_d on real (x, latent) and generated (x_hat, latent) pairs, in one batch."""
+        self.discriminator.train()
+        with self._autocast():
+            logits = self.discriminator_ddp(torch.cat([x, x_hat]), torch.cat([latent, latent]))
+            real, fake = logits.float().chunk(2)
+            losses = self.discriminator_loss(real, fake)
+        self._optimise(losses["loss"], self.optimizer_d, self.scaler_d)
+        return {f"d_{key}" if key != "loss" else "d_loss": float(value.detach()) for key, value in losses.items()}
+
+    @staticmethod
+    def _optimise(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    # ---- the run -------------------------------------------------------------------------------
+
+    def remaining(self, stages: Sequence[str] = STAGES) -> list[tuple[str, int]]:
+        """``(stage, steps still to do)`` of the selected stages, in the canonical order."""
+        unknown = [s for s in stages if s not in STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {', '.join(unknown)}; expected some of {', '.join(STAGES)}")
+        plan = [(s, getattr(self.config.stages, s) - self.steps[s]) for s in STAGES if s in stages]
+        plan = [(s, n) for s, n in plan if n > 0]
+        if plan:
+            first = STAGES.index(plan[0][0])
+            for earlier in STAGES[:first]:
+                target = getattr(self.config.stages, earlier)
+                if self.steps[earlier] < target:
+                    raise TrainError(
+                        f"the {plan[0][0]} stage follows the {earlier} stage, which has done {self.steps[earlier]} "
+                        f"of its {target} steps; train it first (or resume a checkpoint that has)"
+                    )
+        return plan
+
+    def batches(self) -> Iterator[torch.Tensor]:
+        """This rank's batches from step :attr:`total_steps` on (endless)."""
+        if self.dataset is None:
+            raise TrainError("no training images: give a data folder (data.dir in the config, or --data DIR)")
+        data = self.config.data
+        loader = make_loader(
+            self.dataset,
+            data.batch_size,
+            self.config.run.seed,
+            workers=data.workers,
+            rank=self.context.rank,
+            world_size=self.context.world_size,
+            start=self.total_steps,
+            pin_memory=self.device.type == "cuda",
+        )
+        return iter(loader)
+
+    def run(self, stages: Sequence[str] = STAGES) -> dict[str, dict[str, float]]:
+        """Train the selected stages to their step counts; save ``last.pt`` at the end.
+
+        Returns:
+            per stage, the means of its last 100 logged steps (averaged over ranks).
+        """
+        if self.out_dir is None:
+            raise TrainError("Trainer.run needs an output folder (out_dir)")
+        plan = self.remaining(stages)
+        if not plan and self.is_main:
+            print(f"nothing to train: the stages {', '.join(stages)} have reached their steps "
+                  f"({', '.join(f'{s} {self.steps[s]}' for s in stages)})", flush=True)
+        log = None
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "config.toml").write_text(self.config.to_toml(), encoding="utf-8")
+            log = TrainLog(self.out_dir / "log.csv", resume_step=self.total_steps)
+        started, wall_before = time.perf_counter(), self.wall_s
+        bar = tqdm(
+            total=sum(n for _, n in plan),
+            disable=not (self.progress and self.is_main),
+            unit="step",
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
+        batches = self.batches() if plan else iter(())
+        try:
+            for stage, count in plan:
+                self.stage = stage
+                bar.set_description(stage)
+                for _ in range(count):
+                    logs = mean_over_ranks(self.train_step(stage, next(batches)), self.context, self.device)
+                    self.steps[stage] += 1
+                    self.wall_s = wall_before + time.perf_counter() - started
+                    self.means[stage].add(logs)
+                    if log is not None:
+                        log.write({"step": self.total_steps, "stage": stage, "stage_step": self.steps[stage],
+                                   "wall_s": self.wall_s, **logs})
+                    if self.steps[stage] % self.config.run.log_interval == 0 or self.steps[stage] == count:
+                        bar.set_postfix(_postfix(self.means[stage].means()), refresh=False)
+                        if log is not None:
+                            log.flush()
+                    bar.update()
+                    if self.total_steps % self.config.run.checkpoint_interval == 0:
+                        self.save(self.out_dir / f"checkpoint_{self.total_steps:07d}.pt")
+                        self.save(self.out_dir / "last.pt")
+        except KeyboardInterrupt:
+            self.save(self.out_dir / "last.pt")
+            if self.is_main:
+                tqdm.write(f"interrupted at step {self.total_steps}; saved {self.out_dir / 'last.pt'} "
+                           f"(continue with --resume {self.out_dir / 'last.pt'})")
+            raise
+        finally:
+            bar.close()
+            if log is not None:
+                log.close()
+            del batches
+        self.save(self.out_dir / "last.pt")
+        self._check_ranks_in_sync()
+        return {stage: means.means() for stage, means in self.means.items() if means.means()}
+
+    def _check_ranks_in_sync(self) -> None:
+        """Under torchrun: every rank prints its parameter digest; rank 0 raises if they differ."""
+        if not self.context.distributed:
+            return
+        digest = parameter_digest(self.model) + (parameter_digest(self.discriminator) if self.discriminator else "")
+        digests: list[str] = [""] * self.context.world_size
+        dist.all_gather_object(digests, digest)
+        print(f"rank {self.context.rank}/{self.context.world_size}: {self.total_steps} steps, "
+              f"parameter digest {digest}", flush=True)
+        if self.is_main and len(set(digests)) != 1:
+            raise TrainError(f"ranks ended with different parameters (digests {digests}); DDP went out of sync")
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+
+    def card(self) -> ModelCard:
+        """The model card of the current state (training details; no evaluation metrics yet)."""
+        training = {
+            "config_toml": self.config.to_toml(),
+            "steps": dict(self.steps),
+            "total_steps": self.total_steps,
+            "images_seen": self.total_steps * self.config.data.batch_size * self.context.world_size,
+            "wall_s": round(self.wall_s, 3),
+            "device": describe_device(self.device, self.context.world_size),
+            "world_size": self.context.world_size,
+            "precision": "fp32" if self.amp_dtype is None else str(self.amp_dtype).removeprefix("torch."),
+            "losses": {stage: means.means() for stage, means in self.means.items() if means.means()},
+            "lpips": self.lpips_source or "not used",
+            "torch": str(torch.__version__),
+        }
+        if self.dataset is not None:
+            training |= {
+                "data": str(self.dataset.root),
+                "n_images": len(self.dataset),
+                "file_list_sha256": self.data_sha256,
+            }
+        return ModelCard.for_model(self.config.run.name, self.model, training=training)
+
+    def trainer_state(self) -> dict:
+        """Everything besides the model weights that a resumed run needs (checkpoint ``extra``)."""
+        state = {
+            "trainer": {
+                "format": TRAINER_FORMAT,
+                "steps": dict(self.steps),
+                "stage": self.stage,
+                "wall_s": self.wall_s,
+                "world_size": self.context.world_size,
+                "loss_window": {stage: means.state_dict() for stage, means in self.means.items()},
+            },
+            "config_toml": self.config.to_toml(),
+            "optimizer_g": self.optimizer_g.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "rng": {"torch": torch.get_rng_state()},
+        }
+        if self.discriminator is not None:
+            state |= {
+                "discriminator": self.discriminator.state_dict(),
+                "optimizer_d": self.optimizer_d.state_dict(),
+                "scaler_d": self.scaler_d.state_dict(),
+            }
+        return state
+
+    def save(self, path: str | Path) -> Path:
+        """Write a resumable checkpoint (rank 0 only; other ranks return the path)."""
+        path = Path(path)
+        if self.is_main:
+            save_checkpoint(path, self.model, self.card(), self.trainer_state())
+        return path
+
+    def load(self, path: str | Path) -> None:
+        """Resume from a checkpoint written by :meth:`save` (or a shipped one: then the optimizers,
+        and the discriminator where absent, start fresh, and the step counters continue)."""
+        model, card, raw = load_checkpoint(path, map_location=self.device)
+        if model.config != self.config.model:
+            raise TrainError(
+                f"{path}: its model ({model.config}) is not the one this configuration builds "
+                f"({self.config.model}); resume with the checkpoint's own configuration"
+            )
+        self.model.load_state_dict(model.state_dict())
+        trainer = raw.get("trainer", {})
+        if trainer and trainer.get("format") != TRAINER_FORMAT:
+            raise TrainError(f"{path}: trainer state format {trainer.get('format')!r} is not {TRAINER_FORMAT}")
+        if "optimizer_g" in raw:
+            self.optimizer_g.load_state_dict(raw["optimizer_g"])
+            _load_scaler(self.scaler_g, raw.get("scaler_g"))
+        if self.discriminator is not None and "discriminator" in raw:
+            self.discriminator.load_state_dict(raw["discriminator"])
+            if "optimizer_d" in raw:
+                self.optimizer_d.load_state_dict(raw["optimizer_d"])
+                _load_scaler(self.scaler_d, raw.get("scaler_d"))
+        self.steps = {stage: int(trainer.get("steps", {}).get(stage, 0)) for stage in STAGES}
+        self.stage = trainer.get("stage", STAGES[0])
+        self.wall_s = float(trainer.get("wall_s", 0.0))
+        for stage, window in trainer.get("loss_window", {}).items():
+            self.means[stage].load_state_dict(window)
+        if "rng" in raw:
+            torch.set_rng_state(raw["rng"]["torch"].cpu())
+        data_hash = card.training.get("file_list_sha256")
+        if self.dataset is not None and data_hash and data_hash != self.data_sha256:
+            warnings.warn(f"{path} was trained on other images (file list {data_hash[:12]}...) than "
+                          f"{self.dataset.root}; continuing on the new ones", stacklevel=2)
+
+
+def config_of_checkpoint(path: str | Path) -> TrainConfig:
+    """The configuration echoed into a checkpoint (to resume it without its TOML file)."""
+    raw = read_checkpoint(path)
+    if "config_toml" not in raw:
+        raise TrainError(f"{path}: holds no training configuration; pass --config with it")
+    return TrainConfig.from_toml_text(raw["config_toml"], source=f"{path} (echoed config)")
+
+
+def export_weights(
+    src: str | Path, dst: str | Path, *, notes: str | None = None, metrics: dict | None = None
+) -> Path:
+    """Copy a training checkpoint without optimizer and scaler states (for shipping).
+
+    Keeps the weights, the card (``notes`` and ``metrics`` replaced when given), the discriminator, the
+    step counters and the configuration, so the file can still be evaluated, shipped, or fine-tuned from.
+    """
+    model, card, raw = load_checkpoint(src)
+    if notes is not None:
+        card.notes = notes
+    if metrics is not None:
+        card.metrics = metrics
+    keep = ("trainer", "config_toml", "discriminator")
+    return save_checkpoint(dst, model, card, {key: raw[key] for key in keep if key in raw})
+
+
+def _load_scaler(scaler: torch.amp.GradScaler, state: dict | None) -> None:
+    """Restore a loss scaler; a run saved without fp16 (empty state) leaves it at its initial scale."""
+    if state:
+        scaler.load_state_dict(state)
+
+
+def _postfix(means: dict[str, float]) -> dict[str, str]:
+    keys = ("g_loss", "mse", "lpips", "adv", "d_loss", "psnr_db")
+    return {key: f"{means[key]:.4g}" for key in keys if key in means}

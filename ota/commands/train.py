@@ -1,0 +1,108 @@
+"""``ota train``: train a deep JSCC model in the paper's three stages (see :mod:`models.train`).
+
+Examples::
+
+    ota train --config perceptual-cbr48 --data ../shared/datasets/train --out runs/perceptual-cbr48
+    ota train --resume runs/perceptual-cbr48/last.pt --out runs/perceptual-cbr48
+    ota train --config mse-cbr48 --stage pretrain --steps 1000 --device cpu
+    torchrun --nproc_per_node 4 -m ota.cli train --config perceptual-cbr48 --data DIR   # several GPUs
+
+``--config`` takes a TOML file or the name of a shipped example (models/configs/). ``--steps N`` trains
+each selected stage to N steps in total, counting the steps a resumed checkpoint has already done
+(``--stage all`` selects the stages the configuration can train: only pretrain when beta_g = 0).
+Writes OUT/config.toml, OUT/log.csv (every loss of every step), OUT/checkpoint_<step>.pt every
+``run.checkpoint_interval`` steps, and OUT/last.pt (at the end, at each checkpoint and on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+
+from models.distributed import destroy_process_group
+from models.train import Trainer, config_of_checkpoint
+from models.train_config import STAGES, TrainConfig, find_config
+from ota.cli import UserError
+
+TRAIN_DIR_VARIABLE = "JSCC_TRAIN_DIR"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a deep JSCC model (pretrain, discriminator, adversarial stages)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", help="training configuration: a TOML file or a shipped example name "
+                                    "(perceptual-cbr48, mse-cbr48, perceptual-cbr24, mse-cbr24)")
+    p.add_argument("--data", help=f"folder of training images (default: data.dir, else ${TRAIN_DIR_VARIABLE})")
+    p.add_argument("--out", help="output folder (default runs/<run.name>)")
+    p.add_argument("--stage", choices=(*STAGES, "all"), default="all", help="stage(s) to train (default all)")
+    p.add_argument("--steps", type=_positive, help="train the selected stage(s) to N steps each (overrides the config)")
+    p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (its echoed config unless --config)")
+    p.add_argument("--lpips-weights", metavar="PATH",
+                   help="AlexNet features file for the LPIPS loss (default $JSCC_WEIGHTS_DIR/alexnet_features.pth)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides run.device)")
+    p.add_argument("--threads", type=_positive, help="torch CPU threads (overrides run.threads)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    """The configuration file (or the checkpoint's echo) with the command line's overrides applied."""
+    if args.config is None and args.resume is None:
+        raise UserError("give --config CONFIG.toml (or a shipped example such as perceptual-cbr48), or --resume CKPT")
+    config = TrainConfig.from_toml(find_config(args.config)) if args.config else config_of_checkpoint(args.resume)
+    run = config.run
+    if args.device is not None:
+        run = dataclasses.replace(run, device=args.device)
+    if args.threads is not None:
+        run = dataclasses.replace(run, threads=args.threads)
+    config = config.replace(run=run)
+    data_dir = args.data or config.data.dir or os.environ.get(TRAIN_DIR_VARIABLE)
+    if data_dir is None:
+        raise UserError(f"no training images: give --data DIR, set data.dir in the config or ${TRAIN_DIR_VARIABLE}")
+    config = config.replace(data=dataclasses.replace(config.data, dir=str(data_dir)))
+    if args.steps is not None:
+        config = config.with_steps(selected_stages(args, config), args.steps)
+    return config
+
+
+def selected_stages(args: argparse.Namespace, config: TrainConfig) -> tuple[str, ...]:
+    """``--stage``; ``all`` is every stage the configuration can train (only pretrain when beta_g = 0)."""
+    if args.stage != "all":
+        return (args.stage,)
+    return STAGES if config.uses_discriminator else STAGES[:1]
+
+
+def run(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    out_dir = args.out or os.path.join("runs", config.run.name)
+    trainer = Trainer(config, out_dir=out_dir, lpips_weights=args.lpips_weights, progress=not args.no_progress)
+    try:
+        if args.resume:
+            trainer.load(args.resume)
+        losses = trainer.run(selected_stages(args, config))
+    except KeyboardInterrupt:
+        return 130  # the trainer has saved OUT/last.pt and said so
+    finally:
+        destroy_process_group()
+    if trainer.is_main:
+        steps = ", ".join(f"{stage} {trainer.steps[stage]}" for stage in STAGES)
+        print(f"trained {config.run.name}: {steps} steps, {trainer.wall_s:.0f} s on {trainer.device}")
+        for stage, means in losses.items():
+            print(f"  {stage}: " + ", ".join(f"{key} {value:.4g}" for key, value in sorted(means.items())))
+        print(f"checkpoint: {os.path.join(out_dir, 'last.pt')}; log: {os.path.join(out_dir, 'log.csv')}")
+    return 0
