@@ -11,7 +11,7 @@ chain's QAM payloads: :meth:`Link.transmit_payload` / :meth:`Link.receive_payloa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from phy.header import PayloadKind
 from phy.numerology import Numerology
 from phy.reassembly import Reassembled, reassemble
 from phy.receiver import Receiver, ReceiverConfig, RxFrame
+from phy.symbol_interleaver import deinterleave, interleave
 from phy.transmitter import Transmitter, TxBurst
 
 CUSTOM_MODEL_ID = 0
@@ -94,7 +95,8 @@ class Link:
         self.device = device
         self.numerology = numerology
         self.transmitter = Transmitter(numerology, frame_config)
-        self.receiver = Receiver(numerology, receiver_config)
+        # the receiver cannot read the midamble interval off the air: it follows the transmitter's framing
+        self.receiver = Receiver(numerology, replace(receiver_config, midamble_interval=frame_config.midamble_interval))
 
     @classmethod
     def load(
@@ -148,9 +150,13 @@ class Link:
         )
 
     def frame_symbols(self, symbols: np.ndarray, height: int, width: int, sequence: int = 0) -> TxBurst:
-        """JSCC symbols (k,) of an H x W image -> one burst of OFDM frames (header says model and CBR)."""
+        """JSCC symbols (k,) of an H x W image -> one burst of OFDM frames (header says model and CBR).
+
+        The symbols are interleaved first (:mod:`phy.symbol_interleaver`): even power per OFDM symbol,
+        and a lost frame becomes erasures scattered over the latent.
+        """
         return self.transmit_payload(
-            symbols, kind=PayloadKind.JSCC, sequence=sequence, height=height, width=width,
+            interleave(symbols), kind=PayloadKind.JSCC, sequence=sequence, height=height, width=width,
             identifier=model_id(self.name), aux=round(1 / self.cbr),
         )
 
@@ -176,7 +182,9 @@ class Link:
         if not frames:
             return None, []
         self._check_model(frames[0].header.model_id, frames[0].header.aux)
-        return reassemble(frames, sequence=chosen), frames
+        payload = reassemble(frames, sequence=chosen)
+        return replace(payload, symbols=deinterleave(payload.symbols), noise_var=deinterleave(payload.noise_var),
+                       erased=deinterleave(payload.erased)), frames
 
     def receive_image(self, samples: np.ndarray, sequence: int | None = None) -> RxImage:
         """Find the JSCC frames of one image in ``samples`` and rebuild the image (a partial reception
