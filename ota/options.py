@@ -148,9 +148,11 @@ def print_summary(result: dict, out: str | Path) -> None:
         value = result.get(key)
         return "n/a" if value is None else f"{value:.{digits}f}{unit}"
 
+    frames = "n/a" if result.get("frames_expected") is None else (
+        f"{result['frames_decoded']}/{result['frames_expected']}")
     print(
         f"PSNR {fmt('psnr_db', ' dB')}  MS-SSIM {fmt('ms_ssim', '', 4)}  LPIPS {fmt('lpips', '', 4)}  "
-        f"SNR est {fmt('snr_db_est', ' dB')}  frames {result.get('frames_decoded')}/{result.get('frames_expected')}"
+        f"SNR est {fmt('snr_db_est', ' dB')}  frames {frames}"
         f"  CBR {result['cbr']:.5f}  ({result['wall_s']:.2f} s)"
     )
     for note in result.get("notes", []):
@@ -227,12 +229,13 @@ def file_sha256(path: Path) -> str:
 
 
 def report(args: argparse.Namespace, link: Link, rx: RxImage, samples: np.ndarray, wall_s: float, config: dict,
-           reference: torch.Tensor | None, frames_expected: int | None = None, extra: dict | None = None) -> dict:
+           reference: torch.Tensor | None, frames_expected: int | None = None, extra: dict | None = None,
+           framed: bool = True) -> dict:
     """Score a reception, write ``args.out`` and print a one-line summary; returns the result."""
     reception = Reception(
         rx=rx, samples=samples, numerology=link.numerology, cbr=link.cbr, wall_s=wall_s,
         config={**config, **link_config(link)}, reference=reference, frames_expected=frames_expected,
-        lpips_weights=getattr(args, "lpips_weights", None), extra=extra or {},
+        lpips_weights=getattr(args, "lpips_weights", None), extra=extra or {}, framed=framed,
     )
     result = write_reception(reception, args.out, versions())
     print_summary(result, args.out)

@@ -40,6 +40,7 @@ class Reception:
     reference: torch.Tensor | None = None  # (3, H, W) in [0, 1]
     frames_expected: int | None = None
     lpips_weights: str | None = None
+    framed: bool = True  # False for the symbol-level AWGN channel: no OFDM frames, no channel estimate
     extra: dict = field(default_factory=dict)
 
 
@@ -63,7 +64,18 @@ def _frame_summary(rx: RxImage) -> dict:
 
 
 def _snr_estimate_db(rx: RxImage) -> float | None:
-    """Effective SNR of the received (non-erased) symbols: 1 / mean noise variance, in dB."""
+    """The receiver's channel SNR estimate: per-frame SNRs (average over occupied subcarriers), averaged."""
+    if not rx.frames:
+        return None
+    return float(10 * np.log10(np.mean([10 ** (f.diagnostics.snr_db / 10) for f in rx.frames])))
+
+
+def _post_eq_snr_db(rx: RxImage) -> float | None:
+    """Effective SNR of the equalised symbols that arrived: 1 / their mean noise variance, in dB.
+
+    Below the channel SNR on a frequency-selective channel: zero-forcing enhances the noise of faded
+    subcarriers (the generator knows each symbol's noise variance and discounts those).
+    """
     payload = rx.payload
     if payload is None or payload.erased.all():
         return None
@@ -93,10 +105,12 @@ def score(reception: Reception) -> dict:
     payload = rx.payload
     result = {
         **metrics,
-        "snr_db_est": _snr_estimate_db(rx),
+        "snr_db_est": _post_eq_snr_db(rx) if not reception.framed else _snr_estimate_db(rx),
+        "post_eq_snr_db": _post_eq_snr_db(rx),
         "cbr": reception.cbr,
-        "frames_expected": reception.frames_expected if payload is None else int(payload.frames_expected),
-        "frames_decoded": 0 if payload is None else int(payload.frames_decoded),
+        "frames_expected": None if not reception.framed else (
+            reception.frames_expected if payload is None else int(payload.frames_expected)),
+        "frames_decoded": None if not reception.framed else (0 if payload is None else int(payload.frames_decoded)),
         "symbols_erased_fraction": None if payload is None else float(payload.erased.mean()),
         "image_received": rx.image is not None,
         "wall_s": reception.wall_s,

@@ -152,3 +152,18 @@ def test_bad_input_gets_one_clear_error_and_writes_nothing(
     assert code == 2
     assert len(err) == 1 and message in err[0], err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_model_over_the_lab_profile_is_within_1_db_of_awgn(seed: int, tmp_path: Path) -> None:
+    """The issue's acceptance check, with the shipped default model and the default photograph."""
+    psnr = {}
+    for channel in ("awgn", "ofdm"):
+        out = tmp_path / channel
+        assert run_cli("simulate", "--channel", channel, "--profile", "lab", "--snr", "10", "--seed", seed,
+                       "--out", out) == 0
+        r = result(out)
+        psnr[channel] = r["psnr_db"]
+    assert r["frames_decoded"] == r["frames_expected"]
+    assert abs(r["snr_db_est"] - 10) < 1.5
+    assert abs(psnr["ofdm"] - psnr["awgn"]) < 1.0

@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
     }
     frames = None if args.channel == "awgn" else len(sent.burst.frame_starts)
-    result = options.report(args, link, rx, samples, wall_s, config, image, frames_expected=frames)
+    result = options.report(args, link, rx, samples, wall_s, config, image, frames_expected=frames,
+                            framed=args.channel == "ofdm")
     if args.save_capture:
         _save_capture(args, link, sent, samples, config, result)
     return 0
