@@ -40,5 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m ota.cli (torchrun): run the module's canonical copy, so that the
+    from ota.cli import main as canonical_main  # UserError the commands raise is the one caught there
+
+    sys.exit(canonical_main())

@@ -149,14 +149,21 @@ class Link:
             height=height, width=width, model_id=identifier, aux=aux,
         )
 
-    def frame_symbols(self, symbols: np.ndarray, height: int, width: int, sequence: int = 0) -> TxBurst:
-        """JSCC symbols (k,) of an H x W image -> one burst of OFDM frames (header says model and CBR).
-
-        The symbols are interleaved first (:mod:`phy.symbol_interleaver`): even power per OFDM symbol,
-        and a lost frame becomes erasures scattered over the latent.
-        """
+    def frame_payload(
+        self, symbols: np.ndarray, *, kind: PayloadKind, sequence: int, height: int, width: int,
+        identifier: int, aux: int,
+    ) -> TxBurst:
+        """Any scheme's symbols (k,) -> one burst of OFDM frames, interleaved first
+        (:mod:`phy.symbol_interleaver`: even power per OFDM symbol; a lost frame becomes scattered erasures)."""
         return self.transmit_payload(
-            interleave(symbols), kind=PayloadKind.JSCC, sequence=sequence, height=height, width=width,
+            interleave(np.asarray(symbols, dtype=np.complex64)), kind=kind, sequence=sequence, height=height,
+            width=width, identifier=identifier, aux=aux,
+        )
+
+    def frame_symbols(self, symbols: np.ndarray, height: int, width: int, sequence: int = 0) -> TxBurst:
+        """JSCC symbols (k,) of an H x W image -> one burst of OFDM frames (header says model and CBR)."""
+        return self.frame_payload(
+            symbols, kind=PayloadKind.JSCC, sequence=sequence, height=height, width=width,
             identifier=model_id(self.name), aux=round(1 / self.cbr),
         )
 
@@ -170,21 +177,30 @@ class Link:
         """Every frame the receiver finds in a stream of baseband samples."""
         return self.receiver.receive(samples)
 
-    def receive_jscc(self, samples: np.ndarray, sequence: int | None = None) -> tuple[Reassembled | None, list]:
-        """The JSCC payload of one image in ``samples``: (reassembled symbols or None, its frames).
+    def receive_payload(
+        self, samples: np.ndarray, kind: PayloadKind, sequence: int | None = None, total_len: int | None = None
+    ) -> tuple[Reassembled | None, list[RxFrame]]:
+        """The payload of one transmission of ``kind`` in ``samples``, de-interleaved, and its frames.
 
-        Frames of other payload kinds are ignored; with ``sequence`` None the first JSCC sequence found
-        is used. Frames that never arrived are erased.
+        With ``sequence`` None the first sequence of that kind found is used. Frames that never arrived
+        are erased; ``total_len`` (when known) builds the payload even when no frame arrived.
         """
-        frames = [f for f in self.receive_payloads(samples) if f.header.payload_kind == PayloadKind.JSCC]
+        frames = [f for f in self.receive_payloads(samples) if f.header.payload_kind == kind]
         chosen = frames[0].header.sequence if frames and sequence is None else sequence
         frames = [f for f in frames if f.header.sequence == chosen]
-        if not frames:
+        if not frames and total_len is None:
             return None, []
-        self._check_model(frames[0].header.model_id, frames[0].header.aux)
-        payload = reassemble(frames, sequence=chosen)
+        payload = reassemble(frames, total_len=total_len, sequence=chosen)
         return replace(payload, symbols=deinterleave(payload.symbols), noise_var=deinterleave(payload.noise_var),
                        erased=deinterleave(payload.erased)), frames
+
+    def receive_jscc(self, samples: np.ndarray, sequence: int | None = None) -> tuple[Reassembled | None, list]:
+        """The JSCC payload of one image in ``samples`` (see :meth:`receive_payload`), checked against the
+        loaded model."""
+        payload, frames = self.receive_payload(samples, PayloadKind.JSCC, sequence)
+        if frames:
+            self._check_model(frames[0].header.model_id, frames[0].header.aux)
+        return payload, frames
 
     def receive_image(self, samples: np.ndarray, sequence: int | None = None) -> RxImage:
         """Find the JSCC frames of one image in ``samples`` and rebuild the image (a partial reception
