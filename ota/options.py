@@ -9,8 +9,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import scipy
 import torch
 
+from models.evaluate import package_versions
 from models.image_io import load_image
 from models.registry import DEFAULT_MODEL, MODELS, resolve_model
 from ota.link import Link, RxImage, TxImage
@@ -123,24 +125,14 @@ def load_input_image(spec: str | None) -> tuple[torch.Tensor, str]:
 
 
 def versions() -> dict:
-    """Versions of what produced a result."""
+    """Versions of what produced a result: the model side's, plus the radio and capture side's."""
     from importlib.metadata import PackageNotFoundError, version
 
-    def pkg(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    return {
-        "python": platform.python_version(),
-        "pjscc-ota": pkg("pjscc-ota"),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "sigmf": pkg("sigmf"),
-        "lpips": pkg("lpips"),
-        "platform": platform.platform(),
-    }
+    try:
+        sigmf_version = version("sigmf")
+    except PackageNotFoundError:
+        sigmf_version = None
+    return {**package_versions(), "scipy": scipy.__version__, "sigmf": sigmf_version, "platform": platform.platform()}
 
 
 def print_summary(result: dict, out: str | Path) -> None:
