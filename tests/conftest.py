@@ -25,7 +25,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--radio-uri",
         action="append",
         default=[],
-        help="run the hardware tests against this radio (e.g. pluto:ip:192.168.2.1 or soapy:driver=uhd)",
+        help="run the hardware tests against this radio (e.g. pluto:usb:1.2.5, pluto:ip:ADDRESS or soapy:driver=uhd)",
     )
 
 

@@ -1,6 +1,6 @@
 """Hardware tests: a real radio named on the command line, its TX looped back to its RX.
 
-    pytest tests/test_hardware.py --radio-uri pluto:ip:192.168.2.1 --radio-uri soapy:driver=uhd
+    pytest tests/test_hardware.py --radio-uri pluto:usb:1.2.5 --radio-uri soapy:driver=uhd
 
 Connect TX to RX with a cable and a 30-40 dB attenuator (or put the antennas close together). The
 radio transmits at ``JSCC_RADIO_FREQ`` Hz (default 2.45e9, the 2.4 GHz ISM band): choose a frequency you

@@ -247,7 +247,7 @@ def test_without_pyadi_iio_the_error_says_how_to_install_it(monkeypatch: pytest.
 
 
 def test_an_empty_uri_is_refused() -> None:
-    with pytest.raises(RadioSettingError, match="needs a URI such as ip:192.168.2.1"):
+    with pytest.raises(RadioSettingError, match="needs a URI such as"):
         PlutoRadio(CONFIG.replace(uri=""))
 
 

@@ -245,7 +245,7 @@ def test_open_radio_refuses_an_unknown_kind() -> None:
 
 
 def test_parse_radio_spec_sets_the_address() -> None:
-    assert parse_radio_spec("pluto:ip:192.168.2.1")[1].uri == "ip:192.168.2.1"
+    assert parse_radio_spec("pluto:usb:1.2.5")[1].uri == "usb:1.2.5"
     assert parse_radio_spec("soapy:driver=uhd,serial=3")[1].device_args == "driver=uhd,serial=3"
     assert parse_radio_spec("capture:c.sigmf-meta")[1].capture_path == "c.sigmf-meta"
     kind, config = parse_radio_spec("emulator:tdl-b", RadioConfig(snr_db=5.0))
