@@ -23,10 +23,8 @@ Timings are medians over ``--repeats`` after one warm-up (HEVC search: a single 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -56,6 +54,7 @@ from ota.digital_chain import (  # noqa: E402
 from ota.hevc import QualityLadder  # noqa: E402
 from ota.ldpc import LdpcCode  # noqa: E402
 from ota.qam import Qam  # noqa: E402
+from ota.sweep import versions as sweep_versions  # noqa: E402
 
 SYNTHETIC_SIZE = (512, 768)
 THROUGHPUT_CODES = {  # name -> (n_info, n_coded, modulation, Es/N0 [dB] where it decodes)
@@ -173,19 +172,9 @@ def bench_bler(args: argparse.Namespace, rng: np.random.Generator) -> dict:
 
 
 def versions() -> dict[str, str]:
-    info = pillow_heif.libheif_info()
-    return {
-        "python": sys.version.split()[0],
-        "torch": str(torch.__version__),
-        "numpy": np.__version__,
-        "sionna-no-rt": importlib.metadata.version("sionna-no-rt"),
-        "pillow-heif": pillow_heif.__version__,
-        "libheif": info["libheif"],
-        "hevc_encoder": info["HEIF"],
-        "platform": platform.platform(),
-        "cpu_count": str(os.cpu_count()),
-        "torch_threads": str(torch.get_num_threads()),
-    }
+    """The sweep's versions (:func:`ota.sweep.versions`: codecs included), plus the x265 build, CPU and threads."""
+    return {**sweep_versions(), "hevc_encoder": pillow_heif.libheif_info()["HEIF"],
+            "cpu_count": str(os.cpu_count()), "torch_threads": str(torch.get_num_threads())}
 
 
 def main(argv: list[str] | None = None) -> dict:

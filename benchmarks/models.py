@@ -26,9 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
-import torchvision
 from tqdm import tqdm
 
 if __name__ == "__main__" and not __package__:  # run as a file: its folder would shadow the models package
@@ -36,6 +34,7 @@ if __name__ == "__main__" and not __package__:  # run as a file: its folder woul
 
 from models.data import ImageFolderCrops, make_loader  # noqa: E402
 from models.discriminator import Discriminator  # noqa: E402
+from models.evaluate import package_versions  # noqa: E402
 from models.jscc import DeepJSCC  # noqa: E402
 from models.train import Trainer, describe_device  # noqa: E402
 from models.train_config import STAGES, TrainConfig, find_config  # noqa: E402
@@ -115,15 +114,9 @@ def bench_device(config: TrainConfig, device: str, args: argparse.Namespace, bat
 
 
 def versions() -> dict[str, str]:
-    return {
-        "python": sys.version.split()[0],
-        "torch": str(torch.__version__),
-        "torchvision": torchvision.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "cpu_count": str(os.cpu_count()),
-        "torch_threads": str(torch.get_num_threads()),
-    }
+    """The package versions of :func:`models.evaluate.package_versions`, plus the machine's CPU and threads."""
+    return {**package_versions(), "platform": platform.platform(), "cpu_count": str(os.cpu_count()),
+            "torch_threads": str(torch.get_num_threads())}
 
 
 def main(argv: list[str] | None = None) -> dict:
