@@ -2,7 +2,9 @@
 
 Four stages, each ``Conv5x5 stride 2 -> PReLU -> Conv3x3 -> PReLU`` followed (when SNR-adaptive) by an
 :class:`~models.snr_attention.SNRAttention` module, then a linear ``Conv3x3`` to the C latent channels.
-Stage widths at 1/2, 1/4, 1/8, 1/16 resolution: ``width/2, width, width, width``.
+Stage widths at 1/2, 1/4, 1/8, 1/16 resolution: ``width/2, width, width, width``. A linear path, one
+``Conv16x16 stride 16`` from the image to the latent, is added to the CNN's output; training starts it
+as the block KLT of the training images (:mod:`models.block_transform`).
 
 Activation: PReLU, as in the first deep JSCC (Bourtsoulatze et al. 2019), rather than GDN: the SNR
 attention modules already give the input-dependent per-channel gain control that GDN's divisive
@@ -70,6 +72,7 @@ class Encoder(nn.Module):
             nn.ModuleList(SNRAttention(c, snr_range) for c in encoder_widths(width)) if snr_adaptive else None
         )
         self.head = nn.Conv2d(in_channels, latent_channels, 3, padding=1)
+        self.linear = nn.Conv2d(3, latent_channels, 16, stride=16)
         init_conv_weights(self)
 
     def forward(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
@@ -79,4 +82,4 @@ class Encoder(nn.Module):
             features = stage(features)
             if self.attention is not None:
                 features = self.attention[index](features, snr_db)
-        return self.head(features)
+        return self.head(features) + self.linear(x)

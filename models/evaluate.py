@@ -129,16 +129,32 @@ class _Clock:
 
 
 @torch.inference_mode()
-def _transmit(
-    model: DeepJSCC, units: torch.Tensor, snr_db: float, generator: torch.Generator, clock: _Clock
+def transmit_awgn(
+    model: DeepJSCC,
+    units: torch.Tensor,
+    snr_db: float,
+    generator: torch.Generator,
+    clock: _Clock | None = None,
+    *,
+    assumed_snr_db: float | None = None,
+    symbol_erasure_prob: float = 0.0,
 ) -> torch.Tensor:
-    """Send (N, 3, H, W) images through model and AWGN at ``snr_db``; returns 8-bit-quantised (N, 3, H, W)."""
+    """Send (N, 3, H, W) images through ``model`` and AWGN at ``snr_db``; returns 8-bit-quantised (N, 3, H, W).
+
+    ``assumed_snr_db`` (default: the true one) is the SNR the model is told: the encoder's condition and
+    the noise variance handed to the generator, as with a mis-estimated SNR. ``symbol_erasure_prob``
+    erases that fraction of the symbols at random (what a lost OFDM frame becomes after de-interleaving).
+    """
+    clock = clock if clock is not None else _Clock(units.device)
     snr = torch.full((units.shape[0],), float(snr_db), device=units.device)
+    assumed = snr if assumed_snr_db is None else torch.full_like(snr, float(assumed_snr_db))
     clock.start("encode_s")
-    s = model.encode(units, snr)
+    s = model.encode(units, assumed)
     clock.stop()
     clock.start("channel_s")
-    s_hat, noise_var, erased = TrainingChannel()(s, snr, generator)
+    s_hat, noise_var, erased = TrainingChannel(symbol_erasure_prob=symbol_erasure_prob)(s, snr, generator)
+    if assumed_snr_db is not None:
+        noise_var = torch.full_like(noise_var, 10 ** (-float(assumed_snr_db) / 10))
     clock.stop()
     clock.start("decode_s")
     x_hat = model.decode(s_hat, size=tuple(units.shape[-2:]), noise_var=noise_var, erased=erased)
@@ -163,7 +179,7 @@ def _score_image(
     recon, scores = [], {key: [] for key in METRIC_KEYS}
     for start in range(0, units.shape[0], PATCH_BATCH):
         batch = units[start : start + PATCH_BATCH]
-        x_hat = _transmit(model, batch, snr_db, generator, clock)
+        x_hat = transmit_awgn(model, batch, snr_db, generator, clock)
         clock.start("metrics_s")
         for key, values in compute_metrics(batch, x_hat, lpips).items():
             scores[key].extend(values.double().tolist())

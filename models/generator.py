@@ -12,8 +12,12 @@ The scalar SNR condition of the attention modules is the effective SNR of the sy
 Layers: ``Conv3x3 -> PReLU`` to ``width`` channels, attention, ``n_res_blocks`` residual blocks,
 attention, then four upsampling stages (sub-pixel convolution: ``Conv3x3 -> PixelShuffle(2)``, free of
 the checkerboard artefacts of transposed convolutions, ``-> PReLU -> Conv3x3 -> PReLU``, attention) with
-widths ``width, width, width/2, width/2`` at 1/8, 1/4, 1/2, 1 resolution, a ``Conv3x3`` to RGB and a
-sigmoid.
+widths ``width, width, width/2, width/2`` at 1/8, 1/4, 1/2, 1 resolution and a ``Conv3x3`` to RGB, added
+to a linear path (``ConvTranspose16x16 stride 16`` from the received values shrunk by their LMMSE factor
+``1 / (1 + noise_var)``, so a noisy subcarrier's symbols count less, erased ones zeroed; training starts
+it as the LMMSE inverse of the block KLT, :mod:`models.block_transform`). The sum is clipped to
+[0, 1] with a straight-through gradient (the gradient of the unclipped sum), so a pixel pushed past the
+range is still pulled back by the loss, which a sigmoid or a plain clamp would not do as directly.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class Generator(nn.Module):
         attention_widths = (width, width, *generator_widths(width))
         self.attention = nn.ModuleList(SNRAttention(c, snr_range) for c in attention_widths) if snr_adaptive else None
         self.tail = nn.Conv2d(channels, 3, 3, padding=1)
+        self.linear = nn.ConvTranspose2d(latent_channels, 3, 16, stride=16)
         init_conv_weights(self)
         for block in self.res_blocks:
             nn.init.zeros_(block.body[-1].weight)  # residual blocks start as identities
@@ -111,7 +116,8 @@ class Generator(nn.Module):
         """
         mask = erased.to(y_hat.dtype)
         keep = 1 - mask.repeat(1, 2, 1, 1)
-        inputs = [y_hat * keep, mask]
+        received = y_hat * keep
+        inputs = [received, mask]
         if self.snr_adaptive:
             snr_map = normalise_snr(-10 * torch.log10(noise_var.clamp_min(1e-12)), self.snr_range)
             inputs.append(snr_map * (1 - mask))
@@ -119,4 +125,6 @@ class Generator(nn.Module):
         features = self._attend(1, self.res_blocks(features), snr_db)
         for index, stage in enumerate(self.stages):
             features = self._attend(index + 2, stage(features), snr_db)
-        return torch.sigmoid(self.tail(features))
+        shrunk = received / (1 + noise_var.repeat(1, 2, 1, 1))  # per-symbol LMMSE of a unit-power symbol
+        image = self.tail(features) + self.linear(shrunk)
+        return image + (image.clamp(0, 1) - image).detach()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import platform
 import time
@@ -40,6 +41,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from models.block_transform import fit_block_klt, init_linear_paths
 from models.channel import TrainingChannel, sample_snr
 from models.checkpoint import ModelCard, load_checkpoint, read_checkpoint, save_checkpoint
 from models.data import ImageFolderCrops, make_loader, mix_seed
@@ -139,6 +141,8 @@ class Trainer:
             if config.uses_discriminator
             else None
         )
+        if self.dataset is not None and config.optim.klt_init_crops:
+            self._init_from_klt(config.optim.klt_init_crops)
         self.model_ddp = wrap(self.model, self.context, self.device)
         self.discriminator_ddp = wrap(self.discriminator, self.context, self.device) if self.discriminator else None
 
@@ -171,6 +175,24 @@ class Trainer:
         self.means = {stage: RunningMeans() for stage in STAGES}
 
     # ---- setup helpers -------------------------------------------------------------------------
+
+    def _init_from_klt(self, n_crops: int) -> None:
+        """Start the model as the block-KLT linear code of ``n_crops`` training crops (same on every rank)."""
+        n_files = len(self.dataset)
+        keys = [(i % n_files, mix_seed(self.config.run.seed, 4, i)) for i in range(n_crops)]
+        crops = torch.stack([self.dataset[key] for key in keys])
+        klt = fit_block_klt(crops, self.config.model.channels)
+        snrs = self.config.channel.snr_choices
+        init_linear_paths(self.model, klt, wiener_snr_db=(min(snrs) + max(snrs)) / 2)
+
+    def _set_learning_rates(self, stage: str) -> None:
+        """Cosine from the configured rates to ``final_lr_fraction`` of them over ``stage``'s steps."""
+        optim, total = self.config.optim, getattr(self.config.stages, stage)
+        progress = min(self.steps[stage] / max(total - 1, 1), 1.0)
+        factor = optim.final_lr_fraction + (1 - optim.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+        for optimizer, lr in ((self.optimizer_g, optim.lr), (self.optimizer_d, optim.discriminator_lr)):
+            for group in optimizer.param_groups if optimizer is not None else ():
+                group["lr"] = lr * factor
 
     def _amp_dtype(self) -> torch.dtype | None:
         precision = self.config.run.precision
@@ -212,6 +234,7 @@ class Trainer:
         if stage != "pretrain" and self.discriminator is None:
             raise TrainError(f"the {stage} stage needs a discriminator, but loss.beta_g = 0 builds none")
         x = x.to(self.device, non_blocking=True)
+        self._set_learning_rates(stage)
         self.generator.manual_seed(mix_seed(self.config.run.seed, 3, self.total_steps, self.context.rank))
         snr_db = sample_snr(x.shape[0], self.config.channel.snr_choices, self.generator, self.device)
         if stage == "pretrain":

@@ -59,14 +59,26 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """``[optim]``: Adam for the encoder + generator (``lr``) and for the discriminator (``discriminator_lr``)."""
+    """``[optim]``: Adam for the encoder + generator (``lr``) and for the discriminator (``discriminator_lr``).
+
+    ``final_lr_fraction``: within each stage, both learning rates fall along a cosine from their value
+    to this fraction of it at the stage's last step (1.0: constant). The rate is a function of the step
+    alone, so a resumed run continues the same schedule.
+    ``klt_init_crops``: a fresh model starts as the block-KLT linear code fitted to this many training
+    crops (:mod:`models.block_transform`); 0 keeps the random initialisation of its linear paths.
+    """
 
     lr: float = 1e-4
     discriminator_lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
+    final_lr_fraction: float = 1.0
+    klt_init_crops: int = 256
 
     def __post_init__(self) -> None:
         _require(self.lr > 0 and self.discriminator_lr > 0, f"optim learning rates must be > 0, got {self}")
+        _require(0 < self.final_lr_fraction <= 1,
+                 f"optim.final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}")
+        _require(self.klt_init_crops >= 0, f"optim.klt_init_crops must be >= 0, got {self.klt_init_crops}")
         _require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
                  f"optim.betas must be two numbers in [0, 1), got {list(self.betas)}")
 
@@ -183,6 +195,10 @@ class TrainConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
     def __post_init__(self) -> None:
+        blocks = self.optim.klt_init_crops * (self.data.crop // 16) ** 2
+        _require(self.optim.klt_init_crops == 0 or blocks >= 768,
+                 f"optim.klt_init_crops = {self.optim.klt_init_crops} crops of {self.data.crop}x{self.data.crop} "
+                 f"hold {blocks} 16x16 blocks; the block KLT needs at least 768 (more crops, or 0 for no KLT start)")
         adversarial_steps = self.stages.discriminator + self.stages.adversarial
         _require(self.loss.beta_g > 0 or adversarial_steps == 0,
                  f"loss.beta_g = 0 builds no discriminator, but stages.discriminator = {self.stages.discriminator} "

@@ -1,0 +1,269 @@
+"""Quality of every shipped model on a folder of images (Kodak) over AWGN, with the robustness checks.
+
+    python benchmarks/quality.py --data ../shared/datasets/kodak --out results/quality
+    python benchmarks/quality.py --data DIR --out OUT --readme README.md     # also refresh the README table
+
+For each shipped model (:func:`models.registry.available_models`, or ``--models``) and each SNR
+(default 1, 4, 7, 10, 13 dB) every whole image is sent through the model and AWGN
+(:func:`models.evaluate.transmit_awgn`, 8-bit output) and scored with PSNR, MS-SSIM and LPIPS, then
+sent again:
+
+* with the SNR the model is told off by ``-mismatch`` and ``+mismatch`` dB (default 1 dB; encoder
+  condition and the generator's noise variance both use the wrong value): PSNR;
+* with ``erasure`` (default 10 %) of the symbols erased at random, what one lost OFDM frame in ten
+  becomes after the link's de-interleaving: PSNR.
+
+The noise draws are the same for every model, SNR and variant (one generator seeded per image).
+Writes into OUT:
+
+* ``quality.json``: ``{model_name: {snr_db: {psnr_db, ms_ssim, lpips, psnr_db_snr_minus, psnr_db_snr_plus,
+  psnr_db_erased}}}`` (means over the images; the SNR keys are strings such as ``"10"``) with the reserved
+  keys ``config`` (images, SNRs, mismatch, erasure, LPIPS weights, each model's card summary) and
+  ``versions``;
+* ``snr_psnr.png``, ``snr_ms_ssim.png``, ``snr_lpips.png``: the metric against SNR, one curve per model;
+* ``side_by_side.png``: three images (``--figure-images``) at ``--figure-snr`` dB: original, the MSE and
+  the perceptual model at CBR 1/48, full image and a 1:1 crop of its centre;
+* ``quality.md``: the tables (quality per SNR, SNR mismatch, erasures) that ``--readme`` splices into a
+  README between ``<!-- quality-table:begin -->`` and ``<!-- quality-table:end -->``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+if __name__ == "__main__" and not __package__:  # run as a file: its folder would shadow the models package
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from models.evaluate import package_versions, transmit_awgn  # noqa: E402
+from models.image_io import list_images, load_image  # noqa: E402
+from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, compute_metrics, psnr  # noqa: E402
+from models.registry import available_models, load_model  # noqa: E402
+
+RESERVED_KEYS = ("config", "versions")
+TABLE_BEGIN, TABLE_END = "<!-- quality-table:begin -->", "<!-- quality-table:end -->"
+METRIC_LABELS = {"psnr_db": "PSNR (dB)", "ms_ssim": "MS-SSIM", "lpips": "LPIPS (lower is better)"}
+FIGURE_PAIR = ("mse-cbr48", "perceptual-cbr48")
+CROP = 192  # side [pixels] of the centre crop shown 1:1 in the side-by-side figure
+
+
+class QualityError(ValueError):
+    """Bad arguments: no images, an unknown or unshipped model, bad SNRs, a README without markers."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="folder of evaluation images (Kodak)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--models", default=None, help="comma-separated model names or .pt paths (default: all shipped)")
+    p.add_argument("--snrs", default="1,4,7,10,13", help="channel SNRs [dB] (default 1,4,7,10,13)")
+    p.add_argument("--mismatch", type=float, default=1.0, help="SNR mismatch [dB] told to the model (default 1)")
+    p.add_argument("--erasure", type=float, default=0.1, help="fraction of symbols erased (default 0.1)")
+    p.add_argument("--figure-images", default="kodim05,kodim14,kodim23",
+                   help="names (without suffix) of the three images of side_by_side.png")
+    p.add_argument("--figure-snr", type=float, default=10.0, help="SNR [dB] of side_by_side.png (default 10)")
+    p.add_argument("--readme", default=None, help="README to splice quality.md into (between the markers)")
+    p.add_argument("--lpips-weights", default=None, help="AlexNet features file (default $JSCC_WEIGHTS_DIR)")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the channel noise (default 0)")
+    args = p.parse_args(argv)
+    try:
+        args.snrs = [float(s) for s in args.snrs.split(",")]
+    except ValueError:
+        p.error(f"--snrs must be comma-separated numbers [dB], got {args.snrs!r}")
+    if not 0 <= args.erasure < 1:
+        p.error(f"--erasure must be a fraction in [0, 1), got {args.erasure}")
+    return args
+
+
+def snr_key(snr_db: float) -> str:
+    """JSON key of an SNR: ``"10"``, ``"-2.5"``."""
+    return f"{snr_db:g}"
+
+
+def score_model(model: torch.nn.Module, images: list[torch.Tensor], snrs: list[float], args: argparse.Namespace,
+                lpips: LPIPS, progress: tqdm) -> dict[str, dict[str, float]]:
+    """One model on every image at every SNR -> ``{snr_key: {metric: mean over images}}``."""
+    device = torch.device(args.device)
+    table = {}
+    for snr in snrs:
+        sums: dict[str, list[float]] = {}
+        for index, image in enumerate(images):
+            x = image.to(device)[None]
+            variants = {
+                "": {},
+                "_snr_minus": {"assumed_snr_db": snr - args.mismatch},
+                "_snr_plus": {"assumed_snr_db": snr + args.mismatch},
+                "_erased": {"symbol_erasure_prob": args.erasure},
+            }
+            for suffix, options in variants.items():
+                generator = torch.Generator(device=device).manual_seed(args.seed * 1_000_003 + index)
+                x_hat = transmit_awgn(model, x, snr, generator, **options)
+                scores = compute_metrics(x, x_hat, lpips) if not suffix else {"psnr_db": psnr(x, x_hat).cpu()}
+                for key, value in scores.items():
+                    sums.setdefault(key + suffix, []).append(float(value[0]))
+            progress.update()
+        table[snr_key(snr)] = {key: float(np.mean(values)) for key, values in sums.items()}
+    return table
+
+
+def plot_metric(results: dict, snrs: list[float], metric: str, path: Path) -> Path:
+    """One curve per model of ``metric`` against SNR."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, table in results.items():
+        ax.plot(snrs, [table[snr_key(s)][metric] for s in snrs], marker="o",
+                linestyle="-" if name.startswith("perceptual") else "--", label=name)
+    ax.set_xlabel("channel SNR (dB), AWGN")
+    ax.set_ylabel(METRIC_LABELS[metric])
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def plot_side_by_side(models: dict, images: dict[str, torch.Tensor], args: argparse.Namespace, path: Path) -> Path:
+    """Rows: the figure images; columns: original, then each model of FIGURE_PAIR, full and centre crop."""
+    device = torch.device(args.device)
+    columns = ["original", *FIGURE_PAIR]
+    fig, axes = plt.subplots(2 * len(images), len(columns), figsize=(4 * len(columns), 5.6 * len(images)))
+    for row, (name, image) in enumerate(images.items()):
+        x = image.to(device)[None]
+        shown = {"original": (x, "")}
+        for model_name in FIGURE_PAIR:
+            generator = torch.Generator(device=device).manual_seed(args.seed)
+            x_hat = transmit_awgn(models[model_name], x, args.figure_snr, generator)
+            scores = compute_metrics(x, x_hat, models["lpips"], which=("psnr", "lpips"))
+            shown[model_name] = (x_hat, f"\n{scores['psnr_db'][0]:.2f} dB, LPIPS {scores['lpips'][0]:.3f}")
+        height, width = x.shape[-2:]
+        top, left = (height - CROP) // 2, (width - CROP) // 2
+        for col, label in enumerate(columns):
+            picture = shown[label][0][0].permute(1, 2, 0).cpu().numpy()
+            for offset, (view, title) in enumerate(((picture, f"{name}: {label}{shown[label][1]}"),
+                                                    (picture[top:top + CROP, left:left + CROP], "centre, 1:1"))):
+                ax = axes[2 * row + offset, col]
+                ax.imshow(view, interpolation="nearest")
+                ax.set_title(title, fontsize=9)
+                ax.axis("off")
+    fig.suptitle(f"AWGN {args.figure_snr:g} dB, CBR 1/48")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def markdown_tables(results: dict, snrs: list[float], n_images: int, args: argparse.Namespace) -> str:
+    """The quality, SNR-mismatch and erasure tables in Markdown."""
+    header = "| model | " + " | ".join(f"{s:g} dB" for s in snrs) + " |\n|---|" + "---|" * len(snrs) + "\n"
+
+    def rows(cell) -> str:
+        return "".join(f"| {name} | " + " | ".join(cell(table[snr_key(s)]) for s in snrs) + " |\n"
+                       for name, table in results.items())
+
+    m, pct = args.mismatch, args.erasure * 100
+    return (
+        f"Kodak ({n_images} whole images), AWGN, 8-bit output; `python benchmarks/quality.py` "
+        f"(`quality.json`). Each cell: PSNR (dB) / MS-SSIM / LPIPS.\n\n" + header
+        + rows(lambda e: f"{e['psnr_db']:.2f} / {e['ms_ssim']:.3f} / {e['lpips']:.3f}")
+        + f"\nSNR mismatch: PSNR (dB) when the model is told SNR - {m:g} dB / the true SNR / SNR + {m:g} dB.\n\n"
+        + header + rows(lambda e: f"{e['psnr_db_snr_minus']:.2f} / {e['psnr_db']:.2f} / {e['psnr_db_snr_plus']:.2f}")
+        + f"\nErasures: PSNR (dB) with none / {pct:g} % of the symbols erased (drop in dB).\n\n"
+        + header + rows(lambda e: f"{e['psnr_db']:.2f} / {e['psnr_db_erased']:.2f} "
+                                  f"({e['psnr_db'] - e['psnr_db_erased']:.2f})")
+    )
+
+
+def check_readme(readme: Path) -> str:
+    """The text of ``readme``, which must hold one begin marker followed by one end marker."""
+    if not readme.is_file():
+        raise QualityError(f"--readme {readme}: no such file")
+    text = readme.read_text(encoding="utf-8")
+    if text.count(TABLE_BEGIN) != 1 or text.count(TABLE_END) != 1 or text.index(TABLE_BEGIN) > text.index(TABLE_END):
+        raise QualityError(f"{readme} must hold one {TABLE_BEGIN} line followed by one {TABLE_END} line")
+    return text
+
+
+def splice_readme(readme: Path, tables: str) -> None:
+    """Replace the text between the quality-table markers of ``readme`` by ``tables``."""
+    head, rest = check_readme(readme).split(TABLE_BEGIN)
+    tail = rest.split(TABLE_END)[1]
+    readme.write_text(f"{head}{TABLE_BEGIN}\n{tables}{TABLE_END}{tail}", encoding="utf-8")
+
+
+def resolve_models(spec: str | None) -> list[str]:
+    """``--models`` -> names or paths; default: every shipped model."""
+    names = [n.strip() for n in spec.split(",") if n.strip()] if spec else list(available_models())
+    if not names:
+        raise QualityError("no models to evaluate: none is shipped under models/weights/ and --models is empty")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    paths = list_images(args.data)
+    if not paths:
+        raise QualityError(f"{args.data}: no images")
+    readme = Path(args.readme) if args.readme else None
+    if readme is not None:
+        check_readme(readme)  # before the long work
+    images = [load_image(p) for p in paths]
+    small = [p.name for p, image in zip(paths, images, strict=True) if min(image.shape[-2:]) < MS_SSIM_MIN_SIZE]
+    if small:
+        raise QualityError(f"MS-SSIM needs images of at least {MS_SSIM_MIN_SIZE} pixels a side; too small: {small}")
+    names = resolve_models(args.models)
+    models = {name: load_model(name, args.device) for name in names}
+    lpips = LPIPS(args.lpips_weights).to(args.device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    results = {}
+    with tqdm(total=len(names) * len(args.snrs) * len(images), desc="quality", unit="image") as progress:
+        for name, (model, _) in models.items():
+            progress.set_postfix(model=name)
+            results[name] = score_model(model, images, args.snrs, args, lpips, progress)
+
+    figures = [plot_metric(results, args.snrs, metric, out / f"snr_{metric.removesuffix('_db')}.png")
+               for metric in METRIC_LABELS]
+    wanted = [n.strip() for n in args.figure_images.split(",")]
+    figure_images = {p.stem: image for p, image in zip(paths, images, strict=True) if p.stem in wanted}
+    if all(name in models for name in FIGURE_PAIR) and figure_images:
+        pair = {name: models[name][0] for name in FIGURE_PAIR} | {"lpips": lpips}
+        figures.append(plot_side_by_side(pair, figure_images, args, out / "side_by_side.png"))
+
+    report = {
+        **results,
+        "config": {
+            "data": str(args.data), "images": [p.stem for p in paths], "snrs_db": args.snrs, "channel": "awgn",
+            "mismatch_db": args.mismatch, "erasure_fraction": args.erasure, "seed": args.seed,
+            "quantised_8bit": True, "device": args.device, "lpips": lpips.source,
+            "models": {name: {"cbr": card.cbr, "architecture": card.architecture, "training": {
+                k: card.training.get(k) for k in ("device", "wall_s", "steps")}} for name, (_, card) in models.items()},
+            "wall_s": time.perf_counter() - started,
+        },
+        "versions": package_versions(),
+    }
+    (out / "quality.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    tables = markdown_tables(results, args.snrs, len(paths), args)
+    (out / "quality.md").write_text(tables, encoding="utf-8")
+    if readme is not None:
+        splice_readme(readme, tables)
+    print(tables)
+    print(f"wrote {out / 'quality.json'}, {out / 'quality.md'} and {', '.join(p.name for p in figures)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
