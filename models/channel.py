@@ -5,6 +5,10 @@ Noise convention (as in ``phy``): symbols have unit power, complex noise has E|n
 (``s + sigma * n`` with n drawn independently of s), so gradients flow from the output to the encoder.
 Erasures model what an OFDM link loses: single symbols, or whole frames (the k symbols split into
 ``n_frames`` contiguous, nearly equal parts, as the transmitter fills its frames in order).
+Fading models what an OFDM link does to the symbols of a frequency-selective channel: after
+zero-forcing equalisation and de-interleaving, each symbol has its own noise variance
+``noise_var / |h|^2`` with ``|h|^2`` exponential of mean 1 (Rayleigh), the average received SNR unchanged;
+the receiver knows each symbol's noise variance, as the link's receiver reports it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ import torch
 
 PAPER_SNRS_DB = (1.0, 4.0, 7.0, 10.0, 13.0)
 """The SNR set [dB] the seed paper trains and evaluates on."""
+
+
+MIN_FADING_GAIN = 1e-3
+"""Deepest fade of a symbol's power gain in the training channel (-30 dB), to keep noise variances finite."""
 
 
 class ChannelError(ValueError):
@@ -51,10 +59,19 @@ class TrainingChannel:
         symbol_erasure_prob: probability that any single symbol is erased.
         frame_erasure_prob: probability that each of the ``n_frames`` frames is erased as a whole.
         n_frames: frames the k symbols are split into.
+        fading_prob: probability that an image's symbols are faded (independent Rayleigh power gains).
     """
 
-    def __init__(self, symbol_erasure_prob: float = 0.0, frame_erasure_prob: float = 0.0, n_frames: int = 10) -> None:
-        for name, value in (("symbol_erasure_prob", symbol_erasure_prob), ("frame_erasure_prob", frame_erasure_prob)):
+    def __init__(
+        self,
+        symbol_erasure_prob: float = 0.0,
+        frame_erasure_prob: float = 0.0,
+        n_frames: int = 10,
+        fading_prob: float = 0.0,
+    ) -> None:
+        probabilities = (("symbol_erasure_prob", symbol_erasure_prob), ("frame_erasure_prob", frame_erasure_prob),
+                         ("fading_prob", fading_prob))
+        for name, value in probabilities:
             if not 0.0 <= value <= 1.0:
                 raise ChannelError(f"{name} must be a probability in [0, 1], got {value}")
         if isinstance(n_frames, bool) or int(n_frames) != n_frames or n_frames < 1:
@@ -62,11 +79,12 @@ class TrainingChannel:
         self.symbol_erasure_prob = float(symbol_erasure_prob)
         self.frame_erasure_prob = float(frame_erasure_prob)
         self.n_frames = int(n_frames)
+        self.fading_prob = float(fading_prob)
 
     def __repr__(self) -> str:
         return (
             f"TrainingChannel(symbol_erasure_prob={self.symbol_erasure_prob}, "
-            f"frame_erasure_prob={self.frame_erasure_prob}, n_frames={self.n_frames})"
+            f"frame_erasure_prob={self.frame_erasure_prob}, n_frames={self.n_frames}, fading_prob={self.fading_prob})"
         )
 
     def erasures(self, batch: int, k: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
@@ -94,7 +112,8 @@ class TrainingChannel:
 
         Returns:
             ``(s_hat, noise_var, erased)``: s_hat complex64 (B, k), 0 where erased; noise_var float32
-            (B, k) = 10^(-snr/10) [unit-power domain]; erased bool (B, k).
+            (B, k) = 10^(-snr/10) [unit-power domain], divided by the symbol's power gain in a faded image;
+            erased bool (B, k).
         """
         if s.ndim != 2 or not s.is_complex():
             raise ChannelError(f"s must be a complex tensor of shape (B, k), got {s.dtype} {tuple(s.shape)}")
@@ -103,6 +122,10 @@ class TrainingChannel:
         if snr_db.shape != (batch,) or not torch.isfinite(snr_db).all():
             raise ChannelError(f"snr_db must be a finite tensor of shape ({batch},), got {tuple(snr_db.shape)}")
         noise_var = torch.pow(10.0, -snr_db / 10)[:, None].expand(batch, k).contiguous()
+        if self.fading_prob > 0:
+            faded = torch.rand(batch, 1, generator=generator, device=s.device) < self.fading_prob
+            power_gain = -torch.log1p(-torch.rand(batch, k, generator=generator, device=s.device))  # Exp(1)
+            noise_var = torch.where(faded, noise_var / power_gain.clamp_min(MIN_FADING_GAIN), noise_var)
         sigma = torch.sqrt(noise_var / 2)
         noise_real = torch.randn(batch, k, generator=generator, device=s.device)
         noise_imag = torch.randn(batch, k, generator=generator, device=s.device)

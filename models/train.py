@@ -155,7 +155,8 @@ class Trainer:
         self.discriminator_loss = DiscriminatorLoss()
         self.lpips_source = lpips.source if lpips is not None else None
         channel = config.channel
-        self.channel = TrainingChannel(channel.symbol_erasure_prob, channel.frame_erasure_prob, channel.n_frames)
+        self.channel = TrainingChannel(channel.symbol_erasure_prob, channel.frame_erasure_prob, channel.n_frames,
+                                       channel.fading_prob)
         self.generator = torch.Generator(self.device)
 
         optim = config.optim
@@ -496,14 +497,22 @@ def config_of_checkpoint(path: str | Path) -> TrainConfig:
 
 
 def export_weights(
-    src: str | Path, dst: str | Path, *, notes: str | None = None, metrics: dict | None = None
+    src: str | Path,
+    dst: str | Path,
+    *,
+    name: str | None = None,
+    notes: str | None = None,
+    metrics: dict | None = None,
 ) -> Path:
     """Copy a training checkpoint without optimizer and scaler states (for shipping).
 
-    Keeps the weights, the card (``notes`` and ``metrics`` replaced when given), the discriminator, the
-    step counters and the configuration, so the file can still be evaluated, shipped, or fine-tuned from.
+    Keeps the weights, the card (``name``, ``notes`` and ``metrics`` replaced when given), the
+    discriminator, the step counters and the configuration, so the file can still be evaluated, shipped,
+    or fine-tuned from.
     """
     model, card, raw = load_checkpoint(src)
+    if name is not None:
+        card.name = name
     if notes is not None:
         card.notes = notes
     if metrics is not None:

@@ -126,17 +126,20 @@ class StagesConfig:
 @dataclass(frozen=True)
 class ChannelConfig:
     """``[channel]``: the training channel: per-image SNR drawn uniformly from ``snr_choices`` [dB],
-    AWGN, and random erasures of single symbols or of whole frames (``n_frames`` per image)."""
+    AWGN, random erasures of single symbols or of whole frames (``n_frames`` per image), and with
+    ``fading_prob`` per-symbol Rayleigh fading as a frequency-selective OFDM channel gives
+    (:class:`models.channel.TrainingChannel`)."""
 
     snr_choices: tuple[float, ...] = (1.0, 4.0, 7.0, 10.0, 13.0)
     symbol_erasure_prob: float = 0.0
     frame_erasure_prob: float = 0.0
     n_frames: int = 10
+    fading_prob: float = 0.0
 
     def __post_init__(self) -> None:
         _require(len(self.snr_choices) >= 1 and all(math.isfinite(s) for s in self.snr_choices),
                  f"channel.snr_choices must be a non-empty list of SNRs in dB, got {list(self.snr_choices)}")
-        for name in ("symbol_erasure_prob", "frame_erasure_prob"):
+        for name in ("symbol_erasure_prob", "frame_erasure_prob", "fading_prob"):
             value = getattr(self, name)
             _require(0 <= value < 1, f"channel.{name} must be in [0, 1), got {value}")
         _require(self.n_frames >= 1, f"channel.n_frames must be >= 1, got {self.n_frames}")

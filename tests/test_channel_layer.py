@@ -85,7 +85,9 @@ def test_sample_snr_from_paper_set() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"symbol_erasure_prob": 1.5}, {"frame_erasure_prob": -0.1}, {"n_frames": 0}, {"n_frames": 2.5}]
+    "kwargs",
+    [{"symbol_erasure_prob": 1.5}, {"frame_erasure_prob": -0.1}, {"n_frames": 0}, {"n_frames": 2.5},
+     {"fading_prob": 2}],
 )
 def test_bad_channel_settings(kwargs: dict) -> None:
     with pytest.raises(ChannelError):
@@ -97,3 +99,23 @@ def test_bad_channel_input() -> None:
         TrainingChannel()(torch.zeros(2, 10), torch.zeros(2))
     with pytest.raises(ChannelError, match="snr_db"):
         TrainingChannel()(torch.zeros(2, 10, dtype=torch.complex64), torch.zeros(3))
+
+
+def test_faded_symbols_carry_their_own_noise_variance() -> None:
+    generator = torch.Generator().manual_seed(1)
+    s = torch.exp(2j * torch.pi * torch.rand(4, 50_000, generator=generator)).to(torch.complex64)
+    snr_db = torch.full((4,), 10.0)
+    s_hat, noise_var, _ = TrainingChannel(fading_prob=1.0)(s, snr_db, generator)
+    # the average power gain is 1: the mean of 1/noise_var is the SNR's
+    torch.testing.assert_close((1 / noise_var).mean(dim=1), torch.full((4,), 10.0), rtol=0.03, atol=0)
+    assert float(noise_var.max() / noise_var.min()) > 100  # Rayleigh: some symbols in deep fades
+    normalised = (s_hat - s).abs().square() / noise_var
+    torch.testing.assert_close(normalised.mean(dim=1), torch.ones(4), rtol=0.03, atol=0)
+
+
+def test_fading_is_drawn_per_image() -> None:
+    generator = torch.Generator().manual_seed(2)
+    s = torch.ones(400, 64, dtype=torch.complex64)
+    _, noise_var, _ = TrainingChannel(fading_prob=0.25)(s, torch.full((400,), 7.0), generator)
+    faded = (noise_var != noise_var[:, :1]).any(dim=1)
+    assert 0.18 < float(faded.float().mean()) < 0.32

@@ -240,9 +240,10 @@ def test_checkpoint_holds_card_config_and_trainer_state(data_dir, tmp_path):
     model, loaded_card = load_model(tmp_path / "last.pt")
     assert loaded_card.name == "tiny" and not model.training
 
-    shipped = export_weights(tmp_path / "last.pt", tmp_path / "shipped.pt", notes="test export")
+    shipped = export_weights(tmp_path / "last.pt", tmp_path / "shipped.pt", name="tiny-shipped", notes="test export")
     stripped = read_checkpoint(shipped)
     assert "optimizer_g" not in stripped and stripped["card"]["notes"] == "test export"
+    assert stripped["card"]["name"] == "tiny-shipped"
     assert shipped.stat().st_size < (tmp_path / "last.pt").stat().st_size
     resumed = Trainer(config, data_dir=data_dir, out_dir=tmp_path / "again", progress=False)
     resumed.load(shipped)
