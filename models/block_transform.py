@@ -15,8 +15,10 @@ linear analog code of the first C principal components and the CNNs only learn w
 * the CNN branches start silent (the encoder's head and generator's tail are zeroed), so at step 0
   the model is exactly that linear code. Everything stays trainable.
 
-On Kodak at CBR 1/48, 10 dB, this linear code alone reaches about 22.6 dB (24.9 dB if the receiver
-knew each image's power-normalisation scale; it does not).
+On Kodak (24 images) at CBR 1/48 this starting point reaches 21.8 dB at 10 dB and 19.8 dB at 1 dB,
+fitted to 256 training crops of 128x128. Most of what separates it from the ideal linear code (about
+24.9 dB at 10 dB) is the per-image power-normalisation scale, which the receiver does not know and the
+fixed LMMSE gains cannot undo; training learns to.
 """
 
 from __future__ import annotations
