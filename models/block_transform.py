@@ -90,22 +90,26 @@ def fit_block_klt(images: torch.Tensor, n_components: int) -> BlockKLT:
     )
 
 
-def linear_code_gains(klt: BlockKLT, wiener_snr_db: float) -> tuple[torch.Tensor, torch.Tensor]:
+def linear_code_gains(
+    klt: BlockKLT, wiener_snr_db: float, receiver_shrinks: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Encoder gains g (K,) and generator gains (K,) of the linear analog code.
 
     The encoder sends ``g_i * c_i``; power normalisation divides by the per-image scale, about
     ``a = sqrt(2 * mean_i(lambda_i g_i^2))`` on average (unit power per complex symbol, 1/2 per real
-    value). The generator receives the values already shrunk by ``1 / (1 + N)`` (the LMMSE factor of a
-    unit-power symbol at complex noise variance N); the gain that makes the whole the LMMSE estimate of
-    component i at noise variance N/2 per real value is ``a / g_i * (1 + N) * s_i / (s_i + N/2)`` with
-    ``s_i = lambda_i g_i^2 / a^2``.
+    value). An SNR-adaptive generator (``receiver_shrinks``) receives the values already shrunk by
+    ``1 / (1 + N)`` (the LMMSE factor of a unit-power symbol at complex noise variance N); the gain that
+    makes the whole the LMMSE estimate of component i at noise variance N/2 per real value is
+    ``a / g_i * (1 + N) * s_i / (s_i + N/2)`` with ``s_i = lambda_i g_i^2 / a^2``. An SNR-blind
+    generator takes the values as received, so its gain lacks the ``(1 + N)``.
     """
     gains = klt.variances.rsqrt().sqrt()
     received_power = klt.variances * gains.square()
     scale = torch.sqrt(2 * received_power.mean())
     signal = received_power / scale.square()
     noise_var = 10 ** (-wiener_snr_db / 10)
-    return gains, scale / gains * (1 + noise_var) * signal / (signal + noise_var / 2)
+    unshrink = 1 + noise_var if receiver_shrinks else 1.0
+    return gains, scale / gains * unshrink * signal / (signal + noise_var / 2)
 
 
 @torch.no_grad()
@@ -124,7 +128,9 @@ def init_linear_paths(model: DeepJSCC, klt: BlockKLT, wiener_snr_db: float = 7.0
             f"the model's linear paths have weights {tuple(encoder_linear.weight.shape)} and "
             f"{tuple(generator_linear.weight.shape)}; this KLT of {k} components fits ({k}, 3, 16, 16)"
         )
-    encoder_gains, generator_gains = linear_code_gains(klt, wiener_snr_db)
+    encoder_gains, generator_gains = linear_code_gains(
+        klt, wiener_snr_db, receiver_shrinks=model.generator.snr_adaptive
+    )
     encoder_linear.weight.copy_(klt.basis * encoder_gains[:, None, None, None])
     encoder_linear.bias.copy_(-encoder_gains * (klt.basis * klt.mean).sum(dim=(1, 2, 3)))
     generator_linear.weight.copy_(klt.basis * generator_gains[:, None, None, None])

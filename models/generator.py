@@ -13,8 +13,9 @@ Layers: ``Conv3x3 -> PReLU`` to ``width`` channels, attention, ``n_res_blocks`` 
 attention, then four upsampling stages (sub-pixel convolution: ``Conv3x3 -> PixelShuffle(2)``, free of
 the checkerboard artefacts of transposed convolutions, ``-> PReLU -> Conv3x3 -> PReLU``, attention) with
 widths ``width, width, width/2, width/2`` at 1/8, 1/4, 1/2, 1 resolution and a ``Conv3x3`` to RGB, added
-to a linear path (``ConvTranspose16x16 stride 16`` from the received values shrunk by their LMMSE factor
-``1 / (1 + noise_var)``, so a noisy subcarrier's symbols count less, erased ones zeroed; training starts
+to a linear path (``ConvTranspose16x16 stride 16`` from the received values, erased ones zeroed, and
+when SNR-adaptive shrunk by their LMMSE factor ``1 / (1 + noise_var)`` so a noisy subcarrier's symbols
+count less; training starts
 it as the LMMSE inverse of the block KLT, :mod:`models.block_transform`). The sum is clipped to
 [0, 1] with a straight-through gradient (the gradient of the unclipped sum), so a pixel pushed past the
 range is still pulled back by the loss, which a sigmoid or a plain clamp would not do as directly.
@@ -100,6 +101,11 @@ class Generator(nn.Module):
     def _attend(self, index: int, features: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         return features if self.attention is None else self.attention[index](features, snr_db)
 
+    def _linear_input(self, received: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w): shrunk by the per-symbol LMMSE factor of a unit-power symbol when SNR-adaptive;
+        an SNR-blind generator never sees the noise variance, so it takes the values as received."""
+        return received / (1 + noise_var.repeat(1, 2, 1, 1)) if self.snr_adaptive else received
+
     def forward(
         self, y_hat: torch.Tensor, erased: torch.Tensor, noise_var: torch.Tensor, snr_db: torch.Tensor
     ) -> torch.Tensor:
@@ -125,6 +131,5 @@ class Generator(nn.Module):
         features = self._attend(1, self.res_blocks(features), snr_db)
         for index, stage in enumerate(self.stages):
             features = self._attend(index + 2, stage(features), snr_db)
-        shrunk = received / (1 + noise_var.repeat(1, 2, 1, 1))  # per-symbol LMMSE of a unit-power symbol
-        image = self.tail(features) + self.linear(shrunk)
+        image = self.tail(features) + self.linear(self._linear_input(received, noise_var))
         return image + (image.clamp(0, 1) - image).detach()

@@ -57,9 +57,10 @@ def test_bad_fits_are_refused(images, components, message):
         fit_block_klt(images, components)
 
 
-def test_a_fresh_model_becomes_the_linear_code():
+@pytest.mark.parametrize("snr_adaptive", [True, False])
+def test_a_fresh_model_becomes_the_linear_code(snr_adaptive):
     images = smooth_images(48)
-    model = DeepJSCC(ModelConfig(channels=8, width=16, n_res_blocks=1)).eval()
+    model = DeepJSCC(ModelConfig(channels=8, width=16, n_res_blocks=1, snr_adaptive=snr_adaptive)).eval()
     init_linear_paths(model, fit_block_klt(images, 8))
     assert not model.encoder.head.weight.any() and not model.generator.tail.weight.any()
     g = torch.Generator().manual_seed(0)
@@ -70,6 +71,21 @@ def test_a_fresh_model_becomes_the_linear_code():
         x_hat = model(images, snr, TrainingChannel(), g)["x_hat"]
     flat_grey = torch.full_like(images, float(images.mean()))
     assert float(psnr(x_hat, images).mean()) > float(psnr(flat_grey, images).mean()) + 10
+
+
+def test_snr_blind_and_adaptive_linear_codes_agree_at_the_wiener_snr():
+    """The SNR-blind generator bakes the LMMSE shrink of the Wiener SNR into its gains; the adaptive one
+    applies it per symbol, so at that SNR both are the same estimator."""
+    images = smooth_images(48)
+    klt = fit_block_klt(images, 8)
+    x_hat = []
+    for snr_adaptive in (True, False):
+        model = DeepJSCC(ModelConfig(channels=8, width=16, n_res_blocks=1, snr_adaptive=snr_adaptive)).eval()
+        init_linear_paths(model, klt, wiener_snr_db=7.0)
+        noise = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            x_hat.append(model(images, torch.full((48,), 7.0), TrainingChannel(), noise)["x_hat"])
+    torch.testing.assert_close(x_hat[0], x_hat[1], atol=1e-5, rtol=0)
 
 
 def test_init_refuses_a_klt_of_the_wrong_size():

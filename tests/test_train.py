@@ -115,7 +115,7 @@ def test_example_configs_are_valid_and_have_their_cbr():
     assert set(examples) >= {"perceptual-cbr48", "mse-cbr48", "perceptual-cbr24", "mse-cbr24"}
     for name, path in examples.items():
         config = TrainConfig.from_toml(path)
-        assert config.run.name == name
+        assert config.run.name == name.removesuffix("-cpu")  # a reduced recipe makes the model of that name
         assert round(1 / config.model.cbr) == int(re.search(r"cbr(\d+)", name).group(1))
         perceptual = name.startswith("perceptual")
         assert config.uses_lpips == config.uses_discriminator == perceptual
