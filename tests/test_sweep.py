@@ -18,7 +18,24 @@ from matplotlib import cbook
 from models.fid import frechet_distance
 from models.image_io import load_image, save_image
 from ota.cli import main
-from ota.sweep import FID_FOLDER, STORE_FILE, ResultStore, SweepConfig, SweepError, entry_key, mean_and_ci, summarise
+from ota.digital_chain import CONFIGURATIONS, DigitalError, psnr_score
+from ota.hevc import QualityLadder
+from ota.sweep import (
+    FID_FOLDER,
+    STORE_FILE,
+    Clock,
+    ResultStore,
+    SweepConfig,
+    SweepError,
+    SymbolChannel,
+    channel_seed,
+    entry_key,
+    error_free_score,
+    mean_and_ci,
+    run_envelope,
+    send_digital,
+    summarise,
+)
 from ota.sweep_figures import bandwidth_savings, claims, crossing, snr_gains
 
 SCHEMES = "perceptual,mse,bpg-ldpc,bpg-ldpc-fixed,bpg-capacity"
@@ -69,6 +86,7 @@ def test_every_entry_has_finite_metrics(swept: Path):
         assert set(entry["envelope_scores"]) <= {"qpsk-1/2", "16qam-1/2", "64qam-2/3"}
         assert all(n != "64qam-2/3" or capacity >= 4 for n in entry["envelope_scores"])  # only within capacity
         assert entry["psnr_db"] == pytest.approx(max(entry["envelope_scores"].values()))
+        assert not set(entry["envelope_scores"]) & set(entry["envelope_skipped"])
     for entry in (e for e in entries.values() if e["scheme"] == "bpg-ldpc-fixed"):
         assert entry["config"]["name"] == "16qam-2/3-n6144"
     for entry in (e for e in entries.values() if e["scheme"] in ("bpg-ldpc", "bpg-ldpc-fixed")):
@@ -88,6 +106,33 @@ def test_every_entry_has_finite_metrics(swept: Path):
     point = next(p for p in points if p["scheme"] == "mse" and p["snr_db"] == 4.0)
     assert point["metrics"]["lpips"]["mean"] == pytest.approx(np.mean(lpips))
     assert point["metrics"]["lpips"]["std"] == pytest.approx(np.std(lpips, ddof=1))
+
+
+@pytest.mark.parametrize("snr_db", [7.0, 13.0])
+def test_the_pruned_envelope_is_the_envelope_of_every_candidate(data: Path, snr_db: float):
+    """Simulating every candidate gives the same choice as run_envelope, which skips those that cannot win."""
+    image = load_image(data / "face.png")
+    ladder, reference, k = QualityLadder(image), image, round(SIZE * SIZE * 3 / 48)
+    seed = channel_seed(0, "face", snr_db, Fraction(1, 48))
+    capacity = math.log2(1 + 10 ** (snr_db / 10))
+    every = {}
+    for config in sorted(CONFIGURATIONS, key=lambda c: c.spectral_efficiency):
+        if config.spectral_efficiency > capacity:
+            continue
+        try:
+            rx, _ = send_digital(config, ladder, k, snr_db, SymbolChannel(), seed, Clock())
+        except DigitalError:
+            continue
+        every[config.name] = psnr_score(reference, rx.scored_image)
+        # the bound holds: a reception never beats its error-free score
+        assert every[config.name] <= error_free_score(reference, ladder, config, k, {}) + 1e-9
+    best = max(every.values())
+    expected = next(name for name, score in every.items() if score == best)  # ties: the lower efficiency
+    outcome = run_envelope(reference, ladder, k, snr_db, CONFIGURATIONS, SymbolChannel(), seed, Clock())
+    assert outcome.record["config"]["name"] == expected
+    assert outcome.record["envelope_scores"][expected] == pytest.approx(best)
+    assert outcome.record["envelope_skipped"], "nothing was pruned"
+    assert set(outcome.record["envelope_scores"]) | set(outcome.record["envelope_skipped"]) == set(every)
 
 
 def test_missing_metric_weights_are_null_with_a_note(swept: Path):
@@ -217,14 +262,14 @@ def test_bpg_ldpc_over_the_ofdm_link_decodes_at_20_db(data: Path, weights_dir: P
 
 
 def test_cbr_sweep_skips_models_that_are_not_shipped(data: Path, weights_dir: Path, tmp_path: Path):
-    args = ["sweep", "--schemes", "perceptual,bpg-capacity", "--snr", "10", "--cbr", "1/96,1/48,1/24", "--data",
+    args = ["sweep", "--schemes", "perceptual,bpg-capacity", "--snr", "10", "--cbr", "1/96,1/48,1/12", "--data",
             str(data), "--out", str(tmp_path), "--no-progress"]
     assert main(args) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert {(s["scheme"], s["cbr"]) for s in results["skipped"]} == {("perceptual", "1/96"), ("perceptual", "1/24")}
+    assert {(s["scheme"], s["cbr"]) for s in results["skipped"]} == {("perceptual", "1/96"), ("perceptual", "1/12")}
     assert any("perceptual at CBR 1/96 skipped" in note for note in results["notes"])
     assert sorted((e["scheme"], e["cbr"]) for e in results["entries"] if e["image"] == "face") == [
-        ("bpg-capacity", "1/24"), ("bpg-capacity", "1/48"), ("bpg-capacity", "1/96"), ("perceptual", "1/48")]
+        ("bpg-capacity", "1/12"), ("bpg-capacity", "1/48"), ("bpg-capacity", "1/96"), ("perceptual", "1/48")]
     capacity = sorted((e for e in results["entries"] if e["scheme"] == "bpg-capacity" and e["image"] == "face"),
                       key=lambda e: e["cbr_value"])
     bits = [e["bitstream_bits"] or 0 for e in capacity]  # None: nothing fits (lost)
