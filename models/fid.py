@@ -3,10 +3,10 @@
 pytorch-fid's network (the TensorFlow FID Inception, 2048-d pool3 features, inputs resized to 299x299)
 and its Fréchet distance, so that the numbers are those of the field. Its weights file
 ``pt_inception-2015-12-05-6726825d.pth`` (pytorch-fid's release) is taken from a given path or
-``$JSCC_WEIGHTS_DIR``, else downloaded by torch.hub as pytorch-fid does; offline and without the file,
-:class:`MissingWeightsError` says where to put it. FID is a property of sets: with few images (fewer
-than the 2048 feature dimensions) the covariances are singular and the value is biased upwards; the
-paper protocol scores all 256x256 patches of a dataset together.
+``$JSCC_WEIGHTS_DIR``, else (only when that variable is not set) downloaded by torch.hub as pytorch-fid
+does; offline and without the file, :class:`MissingWeightsError` says where to put it. FID is a
+property of sets: with few images (fewer than the 2048 feature dimensions) the covariances are singular
+and the value is biased upwards; the paper protocol scores all 256x256 patches of a dataset together.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from models.pretrained_weights import (
     WeightsFileError,
     load_state_file,
     missing_weights_message,
+    refuse_download_when_local,
     weights_dir_file,
 )
 
@@ -47,6 +48,8 @@ def load_fid_inception(path: str | Path | None = None) -> tuple[nn.Module, str]:
         state = load_state_file(local, what)
         source = f"local file {local}"
     else:
+        refuse_download_when_local(what, FID_INCEPTION_FILE, "the weights_path argument",
+                                   fid_inception.FID_WEIGHTS_URL)
         try:
             state = torch.hub.load_state_dict_from_url(fid_inception.FID_WEIGHTS_URL, progress=True,
                                                        map_location="cpu")

@@ -4,9 +4,11 @@ Every backbone file is looked for in this order, and the caller is told which so
 
 1. a path given by the caller (a command-line option or an argument);
 2. ``$JSCC_WEIGHTS_DIR/<file name>`` when the variable is set and the file is there;
-3. the download of the library that publishes the weights (torchvision's weights API or torch.hub),
-   which works on a machine with internet; where it fails, :class:`MissingWeightsError` names the
-   file to pass and the variable to set.
+3. only when ``$JSCC_WEIGHTS_DIR`` is not set: the download of the library that publishes the weights
+   (torchvision's weights API or torch.hub), which works on a machine with internet. A set variable
+   names the local weights folder, so a file missing there is an error and nothing is fetched (the
+   team's machines and CI must send no traffic). Where nothing is found, :class:`MissingWeightsError`
+   names the file to pass and the variable to set.
 
 Files are read with ``torch.load(weights_only=True, map_location="cpu")`` and loaded strictly: a file
 that is missing, corrupted or does not fit the network gets one clear error naming it.
@@ -46,6 +48,13 @@ def weights_dir_file(name: str) -> Path | None:
         return path
     log.info("%s=%s has no %s", WEIGHTS_DIR_VARIABLE, root, name)
     return None
+
+
+def refuse_download_when_local(what: str, name: str, option: str, url: str) -> None:
+    """Raise :class:`MissingWeightsError` instead of downloading ``url`` while $JSCC_WEIGHTS_DIR is set."""
+    if os.environ.get(WEIGHTS_DIR_VARIABLE):
+        reason = f"not downloaded from {url} while ${WEIGHTS_DIR_VARIABLE} names the local weights folder"
+        raise MissingWeightsError(missing_weights_message(what, name, option, reason))
 
 
 def missing_weights_message(what: str, name: str, option: str, reason: str) -> str:
@@ -127,6 +136,7 @@ def load_torchvision_features(
         state = load_state_file(local, what)
         source = f"local file {local}"
     else:
+        refuse_download_when_local(what, file_name, option, weights.url)
         try:
             full = weights.get_state_dict(progress=True, check_hash=True)
         except (OSError, RuntimeError) as exc:  # URLError is an OSError; a hash mismatch is a RuntimeError

@@ -148,8 +148,13 @@ def test_dists_reproduces_reference_with_imagenet_vgg16(calibration, weights_dir
         assert abs(rounded(value, 4) - table["dists"][name]) < 5e-5, (name, value, table["dists"][name])
 
 
+def never_download(url: str, *args, **kwargs) -> dict:
+    raise AssertionError(f"a download of {url} was attempted while JSCC_WEIGHTS_DIR is set")
+
+
 def test_dists_missing_weights_are_named(weights_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(torchvision_weights_api, "load_state_dict_from_url", offline)
+    """A set JSCC_WEIGHTS_DIR without the file: an error naming file and source, and no download."""
+    monkeypatch.setattr(torchvision_weights_api, "load_state_dict_from_url", never_download)
     monkeypatch.setenv("JSCC_WEIGHTS_DIR", str(weights_dir))  # has dists/weights.pt, not VGG16
     with pytest.raises(MissingWeightsError) as info:
         DISTS()
@@ -192,7 +197,7 @@ def random_fid_state() -> dict[str, torch.Tensor]:
 
 
 def test_fid_missing_weights_are_named(weights_dir: Path, monkeypatch) -> None:
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", never_download)
     monkeypatch.setenv("JSCC_WEIGHTS_DIR", str(weights_dir))
     with pytest.raises(MissingWeightsError) as info:
         FID()
