@@ -5,10 +5,11 @@
 
 Writes ``DIR/models.json``: per device, the seconds per training step of each stage (a real step of
 :class:`models.train.Trainer`, LPIPS and discriminator included, at the configuration's crop and batch,
-default the paper's 256x256 x 12) and the images per second that makes; the milliseconds to encode
-and to decode one 768x512 image (Kodak's size; batch 1, eval mode, no gradients); the peak resident
-memory of the process; the configuration, parameter counts and library versions. Timings are medians
-over the repeats, after warm-up. The weights are freshly initialised: speed does not depend on them.
+default the paper's 256x256 x 12; a generative model's latent stage on the TAEF2 latents of that batch)
+and the images per second that makes; the milliseconds to encode and to decode one 768x512 image
+(Kodak's size; batch 1, eval mode, no gradients); the peak resident memory of the process; the
+configuration, parameter counts and library versions. Timings are medians over the repeats, after warm-up.
+The weights are freshly initialised: speed does not depend on them.
 The training batches are crops of ``$JSCC_TRAIN_DIR`` images when it is set, else uniform noise.
 """
 
@@ -89,10 +90,15 @@ def bench_device(config: TrainConfig, device: str, args: argparse.Namespace, bat
     config = config.replace(run=dataclasses.replace(config.run, device=device))
     trainer = Trainer(config, lpips_weights=args.lpips_weights, progress=False)
     where = trainer.device
-    stages = [s for s in STAGES if s == "pretrain" or trainer.discriminator is not None]
+    stages = [s for s in STAGES if stage_runs(s, config)]
+    inputs = dict.fromkeys(stages, batch.to(where))
+    if "latent" in inputs:  # the latent stage trains on the TAEF2 latents of the same crops
+        with torch.no_grad():
+            inputs["latent"] = trainer.model.encoder.analysis(inputs["latent"])
     step_s = {}
     for stage in tqdm(stages, desc=f"train steps on {where}", unit="stage"):
-        step_s[stage] = statistics.median(timed(lambda s=stage: trainer.train_step(s, batch), args.steps, where))
+        step_s[stage] = statistics.median(
+            timed(lambda s=stage: trainer.train_step(s, inputs[s]), args.steps, where))
     model = trainer.model.eval()
     image = torch.rand(1, 3, *IMAGE_SIZE, generator=torch.Generator().manual_seed(0)).to(where)
     with torch.no_grad():
@@ -111,6 +117,16 @@ def bench_device(config: TrainConfig, device: str, args: argparse.Namespace, bat
     if where.type == "cuda":
         result["peak_cuda_memory_mb"] = torch.cuda.max_memory_allocated(where) / 2**20
     return result
+
+
+def stage_runs(stage: str, config: TrainConfig) -> bool:
+    """Whether ``config`` trains ``stage``: pretrain always, latent when it has steps, the discriminator
+    stages when there is a discriminator."""
+    if stage == "pretrain":
+        return True
+    if stage == "latent":
+        return config.stages.latent > 0
+    return config.uses_discriminator
 
 
 def versions() -> dict[str, str]:

@@ -5,8 +5,8 @@
 
 For each shipped model (:func:`models.registry.available_models`, or ``--models``) and each SNR
 (default 1, 4, 7, 10, 13 dB) every whole image is sent through the model and AWGN
-(:func:`models.evaluate.transmit_awgn`, 8-bit output) and scored with PSNR, MS-SSIM and LPIPS, then
-sent again:
+(:func:`models.evaluate.transmit_awgn`, 8-bit output) and scored with PSNR, MS-SSIM, LPIPS (AlexNet trunk)
+and LPIPS with the SqueezeNet 1.1 trunk (``lpips_squeeze``, same reconstruction), then sent again:
 
 * with the SNR the model is told off by ``-mismatch`` and ``+mismatch`` dB (default 1 dB; encoder
   condition and the generator's noise variance both use the wrong value): PSNR;
@@ -16,13 +16,13 @@ sent again:
 The noise draws are the same for every model, SNR and variant (one generator seeded per image).
 Writes into OUT:
 
-* ``quality.json``: ``{model_name: {snr_db: {psnr_db, ms_ssim, lpips, psnr_db_snr_minus, psnr_db_snr_plus,
-  psnr_db_erased}}}`` (means over the images; the SNR keys are strings such as ``"10"``) with the reserved
-  keys ``config`` (images, SNRs, mismatch, erasure, LPIPS weights, each model's card summary) and
-  ``versions``;
+* ``quality.json``: ``{model_name: {snr_db: {psnr_db, ms_ssim, lpips, lpips_squeeze, psnr_db_snr_minus,
+  psnr_db_snr_plus, psnr_db_erased}}}`` (means over the images; the SNR keys are strings such as ``"10"``)
+  with the reserved keys ``config`` (images, SNRs, mismatch, erasure, the weights of both LPIPS networks,
+  each model's card summary) and ``versions``;
 * ``snr_psnr.png``, ``snr_ms_ssim.png``, ``snr_lpips.png``: the metric against SNR, one curve per model;
-* ``side_by_side.png``: three images (``--figure-images``) at ``--figure-snr`` dB: original, the MSE and
-  the perceptual model at CBR 1/48, full image and a 1:1 crop of its centre;
+* ``side_by_side.png``: three images (``--figure-images``) at ``--figure-snr`` dB: original, then the MSE,
+  perceptual and generative models at CBR 1/48 (those scored), full image and a 1:1 crop of its centre;
 * ``quality.md``: the tables (quality per SNR, SNR mismatch, erasures) that ``--readme`` splices into a
   README between ``<!-- quality-table:begin -->`` and ``<!-- quality-table:end -->``.
 """
@@ -54,7 +54,7 @@ from models.registry import available_models, load_model  # noqa: E402
 RESERVED_KEYS = ("config", "versions")
 TABLE_BEGIN, TABLE_END = "<!-- quality-table:begin -->", "<!-- quality-table:end -->"
 METRIC_LABELS = {"psnr_db": "PSNR (dB)", "ms_ssim": "MS-SSIM", "lpips": "LPIPS (lower is better)"}
-FIGURE_PAIR = ("mse-cbr48", "perceptual-cbr48")
+FIGURE_MODELS = ("mse-cbr48", "perceptual-cbr48", "generative-cbr48")
 CROP = 192  # side [pixels] of the centre crop shown 1:1 in the side-by-side figure
 
 
@@ -93,8 +93,11 @@ def snr_key(snr_db: float) -> str:
 
 
 def score_model(model: torch.nn.Module, images: list[torch.Tensor], snrs: list[float], args: argparse.Namespace,
-                lpips: LPIPS, progress: tqdm) -> dict[str, dict[str, float]]:
-    """One model on every image at every SNR -> ``{snr_key: {metric: mean over images}}``."""
+                lpips: LPIPS, lpips_squeeze: LPIPS, progress: tqdm) -> dict[str, dict[str, float]]:
+    """One model on every image at every SNR -> ``{snr_key: {metric: mean over images}}``.
+
+    ``lpips`` (AlexNet trunk) scores the ``lpips`` key, ``lpips_squeeze`` (SqueezeNet 1.1) the ``lpips_squeeze`` key.
+    """
     device = torch.device(args.device)
     table = {}
     for snr in snrs:
@@ -110,7 +113,12 @@ def score_model(model: torch.nn.Module, images: list[torch.Tensor], snrs: list[f
             for suffix, options in variants.items():
                 generator = torch.Generator(device=device).manual_seed(args.seed * 1_000_003 + index)
                 x_hat = transmit_awgn(model, x, snr, generator, **options)
-                scores = compute_metrics(x, x_hat, lpips) if not suffix else {"psnr_db": psnr(x, x_hat).cpu()}
+                if suffix:
+                    scores = {"psnr_db": psnr(x, x_hat).cpu()}
+                else:
+                    scores = compute_metrics(x, x_hat, lpips)
+                    with torch.no_grad():
+                        scores["lpips_squeeze"] = lpips_squeeze(x, x_hat).cpu()
                 for key, value in scores.items():
                     sums.setdefault(key + suffix, []).append(float(value[0]))
             progress.update()
@@ -123,7 +131,7 @@ def plot_metric(results: dict, snrs: list[float], metric: str, path: Path) -> Pa
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for name, table in results.items():
         ax.plot(snrs, [table[snr_key(s)][metric] for s in snrs], marker="o",
-                linestyle="-" if name.startswith("perceptual") else "--", label=name)
+                linestyle="--" if name.startswith("mse") else "-", label=name)
     ax.set_xlabel("channel SNR (dB), AWGN")
     ax.set_ylabel(METRIC_LABELS[metric])
     ax.grid(alpha=0.3)
@@ -135,14 +143,16 @@ def plot_metric(results: dict, snrs: list[float], metric: str, path: Path) -> Pa
 
 
 def plot_side_by_side(models: dict, images: dict[str, torch.Tensor], args: argparse.Namespace, path: Path) -> Path:
-    """Rows: the figure images; columns: original, then each model of FIGURE_PAIR, full and centre crop."""
+    """Rows: the figure images; columns: original, then each model of ``models`` (those of FIGURE_MODELS that
+    were scored), full and centre crop."""
     device = torch.device(args.device)
-    columns = ["original", *FIGURE_PAIR]
+    shown_models = [name for name in FIGURE_MODELS if name in models]
+    columns = ["original", *shown_models]
     fig, axes = plt.subplots(2 * len(images), len(columns), figsize=(4 * len(columns), 5.6 * len(images)))
     for row, (name, image) in enumerate(images.items()):
         x = image.to(device)[None]
         shown = {"original": (x, "")}
-        for model_name in FIGURE_PAIR:
+        for model_name in shown_models:
             generator = torch.Generator(device=device).manual_seed(args.seed)
             x_hat = transmit_awgn(models[model_name], x, args.figure_snr, generator)
             scores = compute_metrics(x, x_hat, models["lpips"], which=("psnr", "lpips"))
@@ -159,7 +169,7 @@ def plot_side_by_side(models: dict, images: dict[str, torch.Tensor], args: argpa
                 ax.axis("off")
     fig.suptitle(f"AWGN {args.figure_snr:g} dB, CBR 1/48")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
@@ -175,8 +185,8 @@ def markdown_tables(results: dict, snrs: list[float], n_images: int, args: argpa
     m, pct = args.mismatch, args.erasure * 100
     return (
         f"Kodak ({n_images} whole images), AWGN, 8-bit output; `python benchmarks/quality.py` "
-        f"(`quality.json`). Each cell: PSNR (dB) / MS-SSIM / LPIPS.\n\n" + header
-        + rows(lambda e: f"{e['psnr_db']:.2f} / {e['ms_ssim']:.3f} / {e['lpips']:.3f}")
+        f"(`quality.json`). Each cell: PSNR (dB) / MS-SSIM / LPIPS (AlexNet) / LPIPS (SqueezeNet).\n\n" + header
+        + rows(lambda e: f"{e['psnr_db']:.2f} / {e['ms_ssim']:.3f} / {e['lpips']:.3f} / {e['lpips_squeeze']:.3f}")
         + f"\nSNR mismatch: PSNR (dB) when the model is told SNR - {m:g} dB / the true SNR / SNR + {m:g} dB.\n\n"
         + header + rows(lambda e: f"{e['psnr_db_snr_minus']:.2f} / {e['psnr_db']:.2f} / {e['psnr_db_snr_plus']:.2f}")
         + f"\nErasures: PSNR (dB) with none / {pct:g} % of the symbols erased (drop in dB).\n\n"
@@ -226,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     names = resolve_models(args.models)
     models = {name: load_model(name, args.device) for name in names}
     lpips = LPIPS(args.lpips_weights).to(args.device)
+    lpips_squeeze = LPIPS(net="squeeze").to(args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -233,22 +244,22 @@ def main(argv: list[str] | None = None) -> int:
     with tqdm(total=len(names) * len(args.snrs) * len(images), desc="quality", unit="image") as progress:
         for name, (model, _) in models.items():
             progress.set_postfix(model=name)
-            results[name] = score_model(model, images, args.snrs, args, lpips, progress)
+            results[name] = score_model(model, images, args.snrs, args, lpips, lpips_squeeze, progress)
 
     figures = [plot_metric(results, args.snrs, metric, out / f"snr_{metric.removesuffix('_db')}.png")
                for metric in METRIC_LABELS]
     wanted = [n.strip() for n in args.figure_images.split(",")]
     figure_images = {p.stem: image for p, image in zip(paths, images, strict=True) if p.stem in wanted}
-    if all(name in models for name in FIGURE_PAIR) and figure_images:
-        pair = {name: models[name][0] for name in FIGURE_PAIR} | {"lpips": lpips}
-        figures.append(plot_side_by_side(pair, figure_images, args, out / "side_by_side.png"))
+    if any(name in models for name in FIGURE_MODELS) and figure_images:
+        shown = {name: models[name][0] for name in FIGURE_MODELS if name in models} | {"lpips": lpips}
+        figures.append(plot_side_by_side(shown, figure_images, args, out / "side_by_side.png"))
 
     report = {
         **results,
         "config": {
             "data": str(args.data), "images": [p.stem for p in paths], "snrs_db": args.snrs, "channel": "awgn",
             "mismatch_db": args.mismatch, "erasure_fraction": args.erasure, "seed": args.seed,
-            "quantised_8bit": True, "device": args.device, "lpips": lpips.source,
+            "quantised_8bit": True, "device": args.device, "lpips": lpips.source, "lpips_squeeze": lpips_squeeze.source,
             "models": {name: {"cbr": card.cbr, "architecture": card.architecture, "training": {
                 k: card.training.get(k) for k in ("device", "wall_s", "steps")}} for name, (_, card) in models.items()},
             "wall_s": time.perf_counter() - started,

@@ -87,8 +87,13 @@ class ModelCard:
         return cls(**data)
 
 
-def save_checkpoint(path: str | Path, model: DeepJSCC, card: ModelCard, extra: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path, model: DeepJSCC, card: ModelCard, extra: dict | None = None, *, dtype: torch.dtype | None = None
+) -> Path:
     """Write ``model``'s weights and ``card`` (plus trainer state ``extra``) to ``path`` atomically.
+
+    ``dtype`` (e.g. ``torch.float16`` for shipped inference weights) stores the floating-point tensors in
+    that type; :func:`load_checkpoint` always rebuilds a float32 model.
 
     The card must describe the model (same config and CBR); ``extra`` may not use the keys
     ``format``, ``state_dict`` or ``card``.
@@ -103,6 +108,8 @@ def save_checkpoint(path: str | Path, model: DeepJSCC, card: ModelCard, extra: d
     if clashes:
         raise CheckpointError(f"extra checkpoint entries may not be named {clashes}")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     payload = {"format": FORMAT, "state_dict": state, "card": card.to_dict(), **extra}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

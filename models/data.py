@@ -105,20 +105,31 @@ def random_crop(image: torch.Tensor, crop: int, generator: torch.Generator) -> t
 
 
 class ImageFolderCrops(Dataset):
-    """Random crops of the images under a folder, keyed by ``(file_index, crop_seed)``.
+    """Random crops of the images under a folder but not under its ``exclude`` sub-folders (such as
+    the validation split), keyed by ``(file_index, crop_seed)``.
 
     ``dataset[(i, seed)]`` decodes file ``i`` and returns the crop drawn with ``seed``: (3, crop, crop)
     float32 in [0, 1]. :class:`CropSampler` produces the keys.
     """
 
-    def __init__(self, root: str | Path, crop: int = 256, *, check: bool = True) -> None:
+    def __init__(
+        self, root: str | Path, crop: int = 256, *, exclude: Sequence[str] = (), check: bool = True
+    ) -> None:
         if crop < 1:
             raise ValueError(f"crop must be a positive number of pixels, got {crop}")
         self.root = Path(root)
-        self.files = list_images(self.root)
+        self.exclude = tuple(exclude)
+        self.files = [path for path in list_images(self.root) if not self._excluded(path)]
+        if not self.files:
+            raise ImageError(f"{self.root}: every image lies in an excluded folder ({', '.join(self.exclude)})")
         self.crop = crop
         if check:
             check_images(self.files)
+
+    def _excluded(self, path: Path) -> bool:
+        """Whether ``path`` lies under one of the excluded sub-folders of the root."""
+        relative = path.relative_to(self.root)
+        return any(relative.is_relative_to(folder) for folder in self.exclude)
 
     def __len__(self) -> int:
         return len(self.files)

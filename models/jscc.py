@@ -6,6 +6,10 @@ erasure mask back to images, and ``forward`` runs both around a :class:`models.c
 Images of any size are reflect-padded (bottom and right) to a multiple of 16 and cropped back;
 :func:`batch_images` batches images of different sizes, and ``encode_many``/``decode_many`` code them.
 The discriminator is built next to the model, ``Discriminator(config.channels, config.disc_width)``.
+
+Two architectures share this contract (``ModelConfig.architecture``): ``cnn``, the first seed paper's
+encoder and generator trained from scratch (:mod:`models.encoder`, :mod:`models.generator`), and
+``generative``, JSCC heads around the pretrained TAEF2 autoencoder (:mod:`models.generative`).
 """
 
 from __future__ import annotations
@@ -20,9 +24,13 @@ from torch import nn
 
 from models.channel import TrainingChannel
 from models.encoder import Encoder
+from models.generative import GenerativeEncoder, GenerativeGenerator, load_pretrained_transforms
 from models.generator import Generator
 from models.snr_attention import SNR_LIMITS_DB, as_snr_tensor
 from models.symbols import DOWNSAMPLING, latent_size, latent_to_symbols, n_symbols, symbols_to_latent
+
+ARCHITECTURES = ("cnn", "generative")
+"""``cnn``: encoder and generator of the first seed paper; ``generative``: heads around pretrained TAEF2."""
 
 
 class ModelConfigError(ValueError):
@@ -46,6 +54,8 @@ class ModelConfig:
         snr_adaptive: SNR attention modules in encoder and generator, SNR map as generator input.
         snr_range: SNR range [dB] mapped onto [-1, 1] for the networks' SNR inputs.
         disc_width: first-layer channels of the PatchGAN discriminator.
+        architecture: ``cnn`` or ``generative`` (then ``width`` and ``n_res_blocks`` size the JSCC heads:
+            feature channels, and residual blocks per head stage).
     """
 
     channels: int = 32
@@ -54,8 +64,13 @@ class ModelConfig:
     snr_adaptive: bool = True
     snr_range: tuple[float, float] = (0.0, 20.0)
     disc_width: int = 64
+    architecture: str = "cnn"
 
     def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ModelConfigError(
+                f"ModelConfig.architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}"
+            )
         for name in ("channels", "width", "n_res_blocks", "disc_width"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -156,6 +171,10 @@ def batch_images(images: Sequence[torch.Tensor]) -> tuple[torch.Tensor, list[tup
 class DeepJSCC(nn.Module):
     """Perceptual deep JSCC: f_e (``.encoder``) and f_g (``.generator``), SNR-adaptive.
 
+    With ``architecture = "generative"`` the two are :class:`~models.generative.GenerativeEncoder` and
+    :class:`~models.generative.GenerativeGenerator` (random TAEF2 weights until
+    :meth:`load_pretrained` or a checkpoint fills them).
+
     Args:
         config: the architecture (default :class:`ModelConfig`).
     """
@@ -164,8 +183,20 @@ class DeepJSCC(nn.Module):
         super().__init__()
         self.config = config or ModelConfig()
         c = self.config
-        self.encoder = Encoder(c.channels, c.width, c.snr_adaptive, c.snr_range)
-        self.generator = Generator(c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range)
+        if c.architecture == "generative":
+            self.encoder = GenerativeEncoder(c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range)
+            self.generator = GenerativeGenerator(c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range)
+        else:
+            self.encoder = Encoder(c.channels, c.width, c.snr_adaptive, c.snr_range)
+            self.generator = Generator(c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range)
+
+    def load_pretrained(self) -> None:
+        """Generative architecture: load TAEF2 into the analysis and synthesis transforms ($JSCC_WEIGHTS_DIR)."""
+        if self.config.architecture != "generative":
+            raise ModelConfigError(
+                f"only the generative architecture has pretrained parts, not {self.config.architecture!r}"
+            )
+        load_pretrained_transforms(self.encoder, self.generator)
 
     @property
     def cbr(self) -> float:
@@ -192,7 +223,11 @@ class DeepJSCC(nn.Module):
         _check_image(x, 4)
         batch, _, height, width = x.shape
         y = self.encoder(pad_to_multiple(x), as_snr_tensor(snr_db, batch, x.device))
-        return latent_to_symbols(y, self.n_symbols(height, width), (height, width))
+        return self.symbols(y, (height, width))
+
+    def symbols(self, y: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Encoder output (B, C, h, w) of (H, W) = ``size`` images -> complex64 (B, k) unit-power symbols."""
+        return latent_to_symbols(y, self.n_symbols(*size), size)
 
     def encode_many(self, images: Sequence[torch.Tensor], snr_db: torch.Tensor | float) -> list[torch.Tensor]:
         """Images of different sizes -> one complex64 (k_i,) symbol vector each (one padded batch)."""
@@ -205,7 +240,7 @@ class DeepJSCC(nn.Module):
             symbols.append(latent_to_symbols(latent, self.n_symbols(height, width), (height, width))[0])
         return symbols
 
-    def _receive(
+    def receive(
         self,
         s_hat: torch.Tensor,
         size: tuple[int, int],
@@ -213,7 +248,9 @@ class DeepJSCC(nn.Module):
         snr_db: torch.Tensor | float | None,
         erased: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Validate received symbols -> (y_hat, erased_map, noise_var_map, effective snr_db (B,))."""
+        """Validate received symbols -> (y_hat, erased_map, noise_var_map, effective snr_db (B,)): the
+        generator's inputs on the latent grid (:func:`models.symbols.symbols_to_latent`); arguments as
+        :meth:`decode`."""
         height, width = size
         k = self.n_symbols(height, width)
         if s_hat.ndim != 2 or s_hat.shape[1] != k or not s_hat.is_complex():
@@ -276,7 +313,7 @@ class DeepJSCC(nn.Module):
             (B, 3, H, W) images in [0, 1]. The generator's SNR condition is -10 log10 of the mean noise
             variance of the non-erased symbols, clamped to SNR_LIMITS_DB.
         """
-        y_hat, erased_map, noise_var_map, effective = self._receive(s_hat, size, noise_var, snr_db, erased)
+        y_hat, erased_map, noise_var_map, effective = self.receive(s_hat, size, noise_var, snr_db, erased)
         return self.generator(y_hat, erased_map, noise_var_map, effective)[:, :, : size[0], : size[1]]
 
     def decode_many(
@@ -300,7 +337,7 @@ class DeepJSCC(nn.Module):
         h_max, w_max = max(h for h, _ in grids), max(w for _, w in grids)
         parts: list[list[torch.Tensor]] = [[], [], [], []]
         for index, (s_hat, size) in enumerate(zip(s_hats, sizes, strict=True)):
-            received = self._receive(
+            received = self.receive(
                 s_hat[None],
                 size,
                 None if noise_vars is None else noise_vars[index][None],

@@ -12,7 +12,8 @@ images) in ``tests/test_metrics.py``:
   the RGB channels, averaged over the channels: the convention of deep-JSCC and learned-compression
   results (CompressAI, TensorFlow's ``ssim_multiscale``). ``luma=True`` scores the 8-bit grey image of
   MATLAB's ``rgb2gray`` instead, as the original MATLAB implementation used for the fixture does.
-- LPIPS: Zhang et al.'s ``lpips`` package, AlexNet trunk, v0.1 linear heads.
+- LPIPS: Zhang et al.'s ``lpips`` package, AlexNet trunk (or SqueezeNet 1.1 with ``net="squeeze"``),
+  v0.1 linear heads.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from torch import nn
 
 from models.dists import DISTS
 from models.fid import FID
-from models.lpips_backbone import load_alexnet_features
+from models.lpips_backbone import load_alexnet_features, load_squeezenet_features
 from models.pretrained_weights import load_state_file, load_strict, weights_dir_file
 
 __all__ = ["DISTS", "FID", "LPIPS", "MetricInputError", "compute_metrics", "ms_ssim", "psnr", "METRICS"]
@@ -38,7 +39,8 @@ log = logging.getLogger(__name__)
 
 MS_SSIM_MIN_SIZE = 161  # pytorch-msssim: smaller side > (window 11 - 1) * 2**4 for its four downsamplings
 MATLAB_RGB2GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
-LPIPS_HEADS_FILE = "lpips_v0.1/alex.pth"
+LPIPS_HEADS_FILE = "lpips_v0.1/{net}.pth"  # in $JSCC_WEIGHTS_DIR; the wheel has weights/v0.1/{net}.pth
+LPIPS_TRUNKS = {"alex": ("AlexNet", load_alexnet_features), "squeeze": ("SqueezeNet 1.1", load_squeezenet_features)}
 METRICS = {"psnr": "psnr_db", "ms_ssim": "ms_ssim", "lpips": "lpips"}  # name -> key in results
 
 
@@ -98,44 +100,54 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, *, luma: 
     return pytorch_msssim.ms_ssim(x.float(), y.float(), data_range=data_range, size_average=False)
 
 
-def lpips_heads_file(path: str | Path | None = None) -> Path:
-    """LPIPS v0.1 AlexNet heads file: ``path``, else ``$JSCC_WEIGHTS_DIR/lpips_v0.1/alex.pth``, else the wheel's."""
+def lpips_heads_file(path: str | Path | None = None, net: str = "alex") -> Path:
+    """LPIPS v0.1 heads of trunk ``net`` ("alex", "squeeze"): ``path``, else ``$JSCC_WEIGHTS_DIR/lpips_v0.1/<net>.pth``,
+    else the ``lpips`` wheel's own ``weights/v0.1/<net>.pth``."""
     if path is not None:
         return Path(path)
-    return weights_dir_file(LPIPS_HEADS_FILE) or Path(lpips_package.__file__).parent / "weights" / "v0.1" / "alex.pth"
+    wheel = Path(lpips_package.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
+    return weights_dir_file(LPIPS_HEADS_FILE.format(net=net)) or wheel
 
 
 class LPIPS(nn.Module):
-    """LPIPS distance (Zhang et al., 2018): AlexNet trunk, v0.1 linear heads; frozen, always in eval mode.
+    """LPIPS distance (Zhang et al., 2018): AlexNet or SqueezeNet 1.1 trunk, v0.1 linear heads; frozen, in eval mode.
 
     The ``lpips`` package's network is built with an untrained trunk (``pnet_rand=True``, so nothing is
-    downloaded); the ImageNet AlexNet features from :func:`load_alexnet_features` are copied into its
-    five slices (which hold the modules at torchvision's ``alexnet().features`` indices), and the heads are
-    loaded strictly from :func:`lpips_heads_file`. Gradients flow to the inputs (it serves as a loss).
+    downloaded); the ImageNet features from :func:`load_alexnet_features` (five slices) or
+    :func:`load_squeezenet_features` (seven slices) are copied into its slices (which hold the modules at
+    torchvision's ``features`` indices), and the heads are loaded strictly from :func:`lpips_heads_file`.
+    Gradients flow to the inputs (it serves as a loss).
 
     Args:
-        features_path: AlexNet features file (see :func:`load_alexnet_features`).
-        heads_path: LPIPS v0.1 alex heads file (see :func:`lpips_heads_file`).
+        features_path: the trunk's features file (see :func:`load_alexnet_features`,
+            :func:`load_squeezenet_features`).
+        heads_path: LPIPS v0.1 heads file of that trunk (see :func:`lpips_heads_file`).
+        net: the trunk, ``"alex"`` or ``"squeeze"``.
 
     Attributes:
         source: where the trunk and the heads came from (also logged).
     """
 
-    def __init__(self, features_path: str | Path | None = None, heads_path: str | Path | None = None) -> None:
+    def __init__(
+        self, features_path: str | Path | None = None, heads_path: str | Path | None = None, net: str = "alex"
+    ) -> None:
         super().__init__()
-        features, features_source = load_alexnet_features(features_path)
-        with warnings.catch_warnings():  # lpips calls torchvision's deprecated alexnet(pretrained=False)
+        if net not in LPIPS_TRUNKS:
+            raise ValueError(f"unknown LPIPS net {net!r}; expected one of {', '.join(map(repr, LPIPS_TRUNKS))}")
+        name, load_features = LPIPS_TRUNKS[net]
+        features, features_source = load_features(features_path)
+        with warnings.catch_warnings():  # lpips calls torchvision's deprecated alexnet/squeezenet1_1(pretrained=False)
             warnings.filterwarnings("ignore", category=UserWarning, module=r"torchvision\.")
-            self.net = lpips_package.LPIPS(pretrained=False, net="alex", version="0.1", pnet_rand=True, verbose=False)
+            self.net = lpips_package.LPIPS(pretrained=False, net=net, version="0.1", pnet_rand=True, verbose=False)
         trunk = self.net.net
-        for slice_ in (trunk.slice1, trunk.slice2, trunk.slice3, trunk.slice4, trunk.slice5):
-            for index, module in slice_.named_children():
+        for i in range(1, trunk.N_slices + 1):
+            for index, module in getattr(trunk, f"slice{i}").named_children():
                 module.load_state_dict(features[int(index)].state_dict(), strict=True)
-        heads = lpips_heads_file(heads_path)
-        what = "LPIPS v0.1 AlexNet linear heads"
+        heads = lpips_heads_file(heads_path, net)
+        what = f"LPIPS v0.1 {name} linear heads"
         lins = nn.ModuleDict({f"lin{i}": lin for i, lin in enumerate(self.net.lins)})  # the file's key names
         load_strict(lins, load_state_file(heads, what), str(heads), what)
-        self.source = f"AlexNet features: {features_source}; LPIPS v0.1 heads: {heads}"
+        self.source = f"{name} features: {features_source}; LPIPS v0.1 heads: {heads}"
         log.info("LPIPS: %s", self.source)
         self.requires_grad_(False)
         self.eval()

@@ -20,8 +20,22 @@ MODELS: dict[str, str] = {
     "mse-cbr48": "mse-cbr48.pt",
     "perceptual-cbr24": "perceptual-cbr24.pt",
     "mse-cbr24": "mse-cbr24.pt",
+    "generative-cbr48": "generative-cbr48.pt",
+    "generative-cbr24": "generative-cbr24.pt",
 }
-"""Registered model names -> checkpoint file names in WEIGHTS_DIR (perceptual: MSE+LPIPS+GAN; CBR 1/48, 1/24)."""
+"""Registered model names -> checkpoint file names in WEIGHTS_DIR (perceptual: the first seed paper's CNN with
+MSE+LPIPS+GAN; mse: the same CNN on MSE; generative: JSCC heads around pretrained TAEF2; CBR 1/48, 1/24)."""
+
+MODEL_IDS: dict[str, int] = {
+    "mse-cbr24": 1,
+    "mse-cbr48": 2,
+    "perceptual-cbr24": 3,
+    "perceptual-cbr48": 4,
+    "generative-cbr48": 5,
+    "generative-cbr24": 6,
+}
+"""The id of each registered model in the frame header (0 is a custom checkpoint); never reused, so that a
+capture recorded with an older release still names its model."""
 
 DEFAULT_MODEL = "perceptual-cbr48"
 

@@ -1,7 +1,8 @@
-"""The three-stage trainer of the perceptual deep JSCC.
+"""The staged trainer of the perceptual deep JSCC.
 
 Stages (run in order, each until its step count in ``[stages]`` is reached):
 
+0. ``latent`` (generative models, :mod:`models.latent_stage`): the JSCC heads alone on cached latents;
 1. ``pretrain``: encoder f_e and generator f_g with ``beta_m*MSE + beta_p*LPIPS`` (no discriminator);
 2. ``discriminator``: f_e and f_g frozen (eval mode, no gradients, their optimizer idle); the
    discriminator f_d learns to tell (x, s) from (x_hat, s);
@@ -54,6 +55,7 @@ from models.distributed import (
     wrap,
 )
 from models.jscc import DeepJSCC
+from models.latent_stage import latent_batch, latent_forward, load_or_build_cache
 from models.losses import DiscriminatorLoss, GeneratorLoss
 from models.metrics import LPIPS, psnr
 from models.train_config import STAGES, TrainConfig
@@ -131,7 +133,9 @@ class Trainer:
         self.progress = progress
 
         data_dir = data_dir if data_dir is not None else config.data.dir
-        self.dataset = ImageFolderCrops(data_dir, config.data.crop) if data_dir is not None else None
+        self.dataset = (
+            ImageFolderCrops(data_dir, config.data.crop, exclude=config.data.exclude) if data_dir is not None else None
+        )
         self.data_sha256 = self.dataset.sha256() if self.dataset is not None else None
 
         torch.manual_seed(mix_seed(config.run.seed, 0))
@@ -141,8 +145,12 @@ class Trainer:
             if config.uses_discriminator
             else None
         )
+        if config.model.architecture == "generative":
+            self.model.load_pretrained()
         if self.dataset is not None and config.optim.klt_init_crops:
             self._init_from_klt(config.optim.klt_init_crops)
+        self.trainable = self._freeze(config.optim.frozen)
+        self.latents: torch.Tensor | None = None
         self.model_ddp = wrap(self.model, self.context, self.device)
         self.discriminator_ddp = wrap(self.discriminator, self.context, self.device) if self.discriminator else None
 
@@ -160,7 +168,7 @@ class Trainer:
         self.generator = torch.Generator(self.device)
 
         optim = config.optim
-        self.optimizer_g = torch.optim.Adam(self.model.parameters(), lr=optim.lr, betas=optim.betas)
+        self.optimizer_g = torch.optim.Adam(self.trainable, lr=optim.lr, betas=optim.betas)
         self.optimizer_d = (
             torch.optim.Adam(self.discriminator.parameters(), lr=optim.discriminator_lr, betas=optim.betas)
             if self.discriminator
@@ -186,12 +194,27 @@ class Trainer:
         snrs = self.config.channel.snr_choices
         init_linear_paths(self.model, klt, wiener_snr_db=(min(snrs) + max(snrs)) / 2)
 
+    def _freeze(self, prefixes: Sequence[str]) -> list[nn.Parameter]:
+        """Stop training the parameters whose names start with one of ``prefixes``; the others, in order."""
+        names = dict(self.model.named_parameters())
+        unmatched = [p for p in prefixes if not any(name.startswith(p) for name in names)]
+        if unmatched:
+            raise TrainError(f"optim.frozen names {unmatched}, which match no parameter of the model")
+        trainable = []
+        for name, parameter in names.items():
+            frozen = any(name.startswith(prefix) for prefix in prefixes)
+            parameter.requires_grad_(not frozen)
+            if not frozen:
+                trainable.append(parameter)
+        return trainable
+
     def _set_learning_rates(self, stage: str) -> None:
         """Cosine from the configured rates to ``final_lr_fraction`` of them over ``stage``'s steps."""
         optim, total = self.config.optim, getattr(self.config.stages, stage)
         progress = min(self.steps[stage] / max(total - 1, 1), 1.0)
         factor = optim.final_lr_fraction + (1 - optim.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
-        for optimizer, lr in ((self.optimizer_g, optim.lr), (self.optimizer_d, optim.discriminator_lr)):
+        lr_g = optim.latent_lr if stage == "latent" else optim.lr
+        for optimizer, lr in ((self.optimizer_g, lr_g), (self.optimizer_d, optim.discriminator_lr)):
             for group in optimizer.param_groups if optimizer is not None else ():
                 group["lr"] = lr * factor
 
@@ -221,7 +244,8 @@ class Trainer:
     # ---- one step ------------------------------------------------------------------------------
 
     def train_step(self, stage: str, x: torch.Tensor) -> dict[str, float]:
-        """One optimisation step of ``stage`` on a batch ``x`` (B, 3, H, W) in [0, 1].
+        """One optimisation step of ``stage`` on a batch ``x`` (B, 3, H, W) in [0, 1] (for the ``latent``
+        stage: TAEF2 latents (B, 32, H/8, W/8)).
 
         The SNRs, noise and erasures are drawn from the generator seeded for step
         :attr:`total_steps`; the step counters are not advanced here (:meth:`run` does that).
@@ -232,12 +256,14 @@ class Trainer:
         """
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
-        if stage != "pretrain" and self.discriminator is None:
+        if stage in ("discriminator", "adversarial") and self.discriminator is None:
             raise TrainError(f"the {stage} stage needs a discriminator, but loss.beta_g = 0 builds none")
         x = x.to(self.device, non_blocking=True)
         self._set_learning_rates(stage)
         self.generator.manual_seed(mix_seed(self.config.run.seed, 3, self.total_steps, self.context.rank))
         snr_db = sample_snr(x.shape[0], self.config.channel.snr_choices, self.generator, self.device)
+        if stage == "latent":
+            return self._latent_step(x, snr_db)
         if stage == "pretrain":
             out, logs = self._generator_step(x, snr_db, self.pretrain_loss, adversarial=False)
         elif stage == "discriminator":
@@ -252,6 +278,14 @@ class Trainer:
         logs["snr_db"] = float(snr_db.mean())
         logs["psnr_db"] = float(psnr(out["x_hat"].detach().float().clamp(0, 1), x).mean())
         return logs
+
+    def _latent_step(self, z: torch.Tensor, snr_db: torch.Tensor) -> dict[str, float]:
+        """Update the JSCC heads on ``||z_hat - z||^2`` (:func:`models.latent_stage.latent_forward`)."""
+        self.model.train()
+        with self._autocast():
+            out = latent_forward(self.model, z, snr_db, self.channel, self.generator)
+        self._optimise(out["mse"], self.optimizer_g, self.scaler_g)
+        return {"latent_mse": float(out["mse"].detach()), "snr_db": float(snr_db.mean())}
 
     def _generator_step(
         self, x: torch.Tensor, snr_db: torch.Tensor, loss_fn: GeneratorLoss, adversarial: bool
@@ -308,11 +342,14 @@ class Trainer:
                     )
         return plan
 
-    def batches(self) -> Iterator[torch.Tensor]:
-        """This rank's batches from step :attr:`total_steps` on (endless)."""
+    def batches(self, stage: str = "pretrain") -> Iterator[torch.Tensor]:
+        """This rank's batches of ``stage`` from step :attr:`total_steps` on (endless): image crops, or
+        for the ``latent`` stage cached latents (built on first use)."""
         if self.dataset is None:
             raise TrainError("no training images: give a data folder (data.dir in the config, or --data DIR)")
         data = self.config.data
+        if stage == "latent":
+            return self._latent_batches()
         loader = make_loader(
             self.dataset,
             data.batch_size,
@@ -324,6 +361,19 @@ class Trainer:
             pin_memory=self.device.type == "cuda",
         )
         return iter(loader)
+
+    def _latent_batches(self) -> Iterator[torch.Tensor]:
+        data, seed = self.config.data, self.config.run.seed
+        if self.latents is None:
+            path = Path(data.latent_cache) if data.latent_cache else self.out_dir / "latents.pt"
+            crops = ImageFolderCrops(self.dataset.root, data.latent_crop, exclude=data.exclude, check=False)
+            self.latents = load_or_build_cache(path, crops, self.model.encoder.analysis, data.latent_crops,
+                                               mix_seed(seed, self.context.rank), self.device)
+        step = self.total_steps
+        while True:
+            yield latent_batch(self.latents, data.latent_batch_size, mix_seed(seed, self.context.rank), step).to(
+                self.device)
+            step += 1
 
     def run(self, stages: Sequence[str] = STAGES) -> dict[str, dict[str, float]]:
         """Train the selected stages to their step counts; save ``last.pt`` at the end.
@@ -350,11 +400,15 @@ class Trainer:
             dynamic_ncols=True,
             mininterval=1.0,
         )
-        batches = self.batches() if plan else iter(())
+        batches: Iterator[torch.Tensor] = iter(())
+        source = None  # what ``batches`` draws: "latents" or "images"
         try:
             for stage, count in plan:
                 self.stage = stage
                 bar.set_description(stage)
+                if source != ("latents" if stage == "latent" else "images"):
+                    source = "latents" if stage == "latent" else "images"
+                    batches = self.batches(stage)
                 for _ in range(count):
                     logs = mean_over_ranks(self.train_step(stage, next(batches)), self.context, self.device)
                     self.steps[stage] += 1
@@ -503,12 +557,14 @@ def export_weights(
     name: str | None = None,
     notes: str | None = None,
     metrics: dict | None = None,
+    inference: bool = False,
 ) -> Path:
     """Copy a training checkpoint without optimizer and scaler states (for shipping).
 
     Keeps the weights, the card (``name``, ``notes`` and ``metrics`` replaced when given), the
     discriminator, the step counters and the configuration, so the file can still be evaluated, shipped,
-    or fine-tuned from.
+    or fine-tuned from. With ``inference`` the weights are stored in float16 and the discriminator is
+    left out (half the size; what the registry ships), and the card's training record says so.
     """
     model, card, raw = load_checkpoint(src)
     if name is not None:
@@ -517,8 +573,11 @@ def export_weights(
         card.notes = notes
     if metrics is not None:
         card.metrics = metrics
-    keep = ("trainer", "config_toml", "discriminator")
-    return save_checkpoint(dst, model, card, {key: raw[key] for key in keep if key in raw})
+    keep = ("trainer", "config_toml") if inference else ("trainer", "config_toml", "discriminator")
+    if inference:
+        card.training["stored_as"] = "float16 inference weights, without the discriminator"
+    return save_checkpoint(dst, model, card, {key: raw[key] for key in keep if key in raw},
+                           dtype=torch.float16 if inference else None)
 
 
 def _load_scaler(scaler: torch.amp.GradScaler, state: dict | None) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from models.jscc import ModelConfig
 
-STAGES = ("pretrain", "discriminator", "adversarial")
+STAGES = ("latent", "pretrain", "discriminator", "adversarial")
 PRECISIONS = ("fp32", "bf16", "fp16")
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
 """The example configurations shipped with the package (``perceptual-cbr48.toml``, ``mse-cbr48.toml``, ...)."""
@@ -43,18 +43,33 @@ class DataConfig:
     """``[data]``: where the training photographs are and how they are cut into batches.
 
     ``dir`` may be left out and given at run time (``ota train --data DIR`` or ``JSCC_TRAIN_DIR``).
+    ``exclude``: sub-folders of ``dir`` never trained on; by default the validation split
+    ``bsds500/val`` (every checkpoint, schedule and loss weight is chosen on it, Kodak is only reported).
     ``batch_size`` is per process (per GPU under torchrun).
+    The ``latent`` stage of a generative model (:mod:`models.latent_stage`) draws ``latent_batch_size``
+    latents per step from ``latent_crops`` crops of ``latent_crop`` pixels, encoded once into the file
+    ``latent_cache`` (default ``latents.pt`` in the run's folder; several runs may share one file).
     """
 
     dir: str | None = None
+    exclude: tuple[str, ...] = ("bsds500/val",)
     crop: int = 256
     batch_size: int = 12
     workers: int = 2
+    latent_cache: str | None = None
+    latent_crops: int = 1024
+    latent_crop: int = 256
+    latent_batch_size: int = 16
 
     def __post_init__(self) -> None:
         _require(self.crop >= 16 and self.crop % 16 == 0, f"data.crop must be a multiple of 16 >= 16, got {self.crop}")
         _require(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
         _require(self.workers >= 0, f"data.workers must be >= 0, got {self.workers}")
+        _require(self.latent_crops >= 1 and self.latent_batch_size >= 1,
+                 f"data.latent_crops and data.latent_batch_size must be >= 1, got {self.latent_crops}, "
+                 f"{self.latent_batch_size}")
+        _require(self.latent_crop >= 16 and self.latent_crop % 16 == 0,
+                 f"data.latent_crop must be a multiple of 16 >= 16, got {self.latent_crop}")
 
 
 @dataclass(frozen=True)
@@ -65,17 +80,25 @@ class OptimConfig:
     to this fraction of it at the stage's last step (1.0: constant). The rate is a function of the step
     alone, so a resumed run continues the same schedule.
     ``klt_init_crops``: a fresh model starts as the block-KLT linear code fitted to this many training
-    crops (:mod:`models.block_transform`); 0 keeps the random initialisation of its linear paths.
+    crops (:mod:`models.block_transform`); 0 keeps the random initialisation of its linear paths (and
+    is required by the generative architecture, which has none).
+    ``latent_lr``: the rate of the ``latent`` stage (only the JSCC heads train there; 1e-3 stalled the
+    CBR 1/24 heads at the latent variance on this CPU recipe, 3e-4 did not).
+    ``frozen``: parameter-name prefixes that are not trained (e.g. ``encoder.analysis``, the pretrained
+    TAEF2 encoder of a generative model).
     """
 
     lr: float = 1e-4
+    latent_lr: float = 3e-4
+    frozen: tuple[str, ...] = ()
     discriminator_lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
     final_lr_fraction: float = 1.0
     klt_init_crops: int = 256
 
     def __post_init__(self) -> None:
-        _require(self.lr > 0 and self.discriminator_lr > 0, f"optim learning rates must be > 0, got {self}")
+        _require(self.lr > 0 and self.discriminator_lr > 0 and self.latent_lr > 0,
+                 f"optim learning rates must be > 0, got {self}")
         _require(0 < self.final_lr_fraction <= 1,
                  f"optim.final_lr_fraction must be in (0, 1], got {self.final_lr_fraction}")
         _require(self.klt_init_crops >= 0, f"optim.klt_init_crops must be >= 0, got {self.klt_init_crops}")
@@ -104,13 +127,16 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class StagesConfig:
-    """``[stages]``: training steps of each of the three stages (run in this order).
+    """``[stages]``: training steps of each stage (run in this order).
 
+    0. ``latent`` (generative models only, default 0): the JSCC heads alone on cached latents
+       (:mod:`models.latent_stage`);
     1. ``pretrain``: encoder + generator with ``beta_m*MSE + beta_p*LPIPS``;
     2. ``discriminator``: encoder + generator frozen, discriminator alone;
     3. ``adversarial``: alternating generator (with ``beta_g``) and discriminator steps.
     """
 
+    latent: int = 0
     pretrain: int = 300_000
     discriminator: int = 20_000
     adversarial: int = 200_000
@@ -120,7 +146,7 @@ class StagesConfig:
             _require(getattr(self, name) >= 0, f"stages.{name} must be >= 0 steps, got {getattr(self, name)}")
 
     def total(self) -> int:
-        return self.pretrain + self.discriminator + self.adversarial
+        return self.latent + self.pretrain + self.discriminator + self.adversarial
 
 
 @dataclass(frozen=True)
@@ -202,6 +228,12 @@ class TrainConfig:
         _require(self.optim.klt_init_crops == 0 or blocks >= 768,
                  f"optim.klt_init_crops = {self.optim.klt_init_crops} crops of {self.data.crop}x{self.data.crop} "
                  f"hold {blocks} 16x16 blocks; the block KLT needs at least 768 (more crops, or 0 for no KLT start)")
+        generative = self.model.architecture == "generative"
+        _require(not generative or self.optim.klt_init_crops == 0,
+                 "optim.klt_init_crops must be 0 for the generative architecture (it has no linear paths to start)")
+        _require(generative or self.stages.latent == 0,
+                 f"stages.latent = {self.stages.latent}: the latent stage trains the heads of a generative model; "
+                 f"this [model] has architecture = {self.model.architecture!r}")
         adversarial_steps = self.stages.discriminator + self.stages.adversarial
         _require(self.loss.beta_g > 0 or adversarial_steps == 0,
                  f"loss.beta_g = 0 builds no discriminator, but stages.discriminator = {self.stages.discriminator} "

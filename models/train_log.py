@@ -26,6 +26,7 @@ LOG_COLUMNS = (
     "d_loss",  # discriminator loss
     "d_real",
     "d_fake",
+    "latent_mse",  # latent stage: mean (z_hat - z)^2 of the TAEF2 latent
 )
 
 

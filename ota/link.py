@@ -18,7 +18,7 @@ import torch
 
 from models.checkpoint import ModelCard
 from models.jscc import DeepJSCC
-from models.registry import MODELS, load_model
+from models.registry import MODEL_IDS, load_model
 from phy.frame_config import FrameConfig
 from phy.header import PayloadKind
 from phy.numerology import Numerology
@@ -32,14 +32,12 @@ CUSTOM_MODEL_ID = 0
 
 def model_id(name: str) -> int:
     """Header id of a registered model name (1..); :data:`CUSTOM_MODEL_ID` for a checkpoint path."""
-    names = sorted(MODELS)
-    return names.index(name) + 1 if name in names else CUSTOM_MODEL_ID
+    return MODEL_IDS.get(name, CUSTOM_MODEL_ID)
 
 
 def model_name(identifier: int) -> str | None:
     """Registered model name of a header id, or None for a custom or unknown id."""
-    names = sorted(MODELS)
-    return names[identifier - 1] if 1 <= identifier <= len(names) else None
+    return next((name for name, known in MODEL_IDS.items() if known == identifier), None)
 
 
 def resolve_device(device: str) -> torch.device:

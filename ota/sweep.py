@@ -1,12 +1,14 @@
-"""The paper's comparison on one link: perceptual and MSE deep JSCC vs "BPG + 5G LDPC + QAM" vs "BPG + capacity".
+"""The paper's comparison on one link: generative, perceptual and MSE deep JSCC vs "BPG + 5G LDPC + QAM"
+vs "BPG + capacity".
 
 Grid: every image x scheme x SNR x CBR. An image of H x W pixels gets ``k = round(CBR * 3 * H * W)``
 channel symbols (:func:`models.symbols.n_symbols`) in every scheme:
 
-- ``perceptual``, ``mse``: the registered model ``<family>-cbr<N>`` of that CBR (``N = 1/CBR``) encodes the
-  image (conditioned on the SNR), the channel carries the symbols, the generator decodes the soft symbols
-  with their noise variance and erasures; the output is quantised to 8 bits before scoring (the PNG it
-  would be). A model whose weights are not shipped is skipped at that CBR, with a note.
+- ``generative``, ``perceptual``, ``mse``: the registered model ``<family>-cbr<N>`` of that CBR
+  (``N = 1/CBR``) encodes the image (conditioned on the SNR), the channel carries the symbols, the
+  generator decodes the soft symbols with their noise variance and erasures; the output is quantised to
+  8 bits before scoring (the PNG it would be). A model whose weights are not shipped is skipped at that
+  CBR, with a note.
 - ``bpg-ldpc``: the envelope of the (modulation x code rate) configurations (:data:`ENVELOPE`, or a subset):
   among the configurations whose spectral efficiency is within the AWGN capacity at the SNR, the one whose
   image, sent over the sweep's channel, scores the highest PSNR is kept (ties: the lower spectral
@@ -106,7 +108,7 @@ from phy.header import PayloadKind
 from phy.numerology import Numerology
 from phy.receiver import ReceiverConfig
 
-JSCC_SCHEMES = {"perceptual": "perceptual", "mse": "mse"}
+JSCC_SCHEMES = {"generative": "generative", "perceptual": "perceptual", "mse": "mse"}
 """JSCC scheme -> registered model family (``<family>-cbr<N>``)."""
 DIGITAL_SCHEMES = ("bpg-ldpc", "bpg-ldpc-fixed", "bpg-capacity")
 SCHEMES = (*JSCC_SCHEMES, *DIGITAL_SCHEMES)

@@ -50,6 +50,7 @@ METRIC_LABELS = {
     "fid": "FID (lower is better)",
 }
 SCHEME_STYLES = {  # label, colour, marker, line style
+    "generative": ("generative deep JSCC (TAEF2 prior)", "C4", "P", "-"),
     "perceptual": ("perceptual deep JSCC", "C3", "o", "-"),
     "mse": ("MSE deep JSCC", "C0", "s", "-"),
     "bpg-ldpc": ("BPG + 5G LDPC + QAM (envelope)", "C2", "^", "-"),

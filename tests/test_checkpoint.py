@@ -95,7 +95,8 @@ def test_save_refuses_inconsistent_card_and_reserved_keys(tmp_path: Path) -> Non
 
 def test_registry_names_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert DEFAULT_MODEL in MODELS
-    assert set(MODELS) == {"perceptual-cbr48", "mse-cbr48", "perceptual-cbr24", "mse-cbr24"}
+    assert set(MODELS) == {"perceptual-cbr48", "mse-cbr48", "perceptual-cbr24", "mse-cbr24", "generative-cbr48",
+                           "generative-cbr24"}
     with pytest.raises(ModelNotFoundError, match="registered names are.*perceptual-cbr48.*path"):
         resolve_model("no-such-model")
     with pytest.raises(ModelNotFoundError, match="no such checkpoint"):

@@ -145,3 +145,15 @@ def test_loader_is_seeded_resumable_and_independent_of_workers(image_dir):
 def test_mix_seed_spreads_nearby_inputs():
     seeds = {mix_seed(0, 2, p) for p in range(1000)} | {mix_seed(1, 2, p) for p in range(1000)}
     assert len(seeds) == 2000 and all(0 <= s < 2**63 for s in seeds)
+
+
+def test_excluded_folders_such_as_the_validation_split_are_never_drawn(tmp_path):
+    write_images(tmp_path / "data", [(40, 40), (44, 44)])
+    write_images(tmp_path / "data" / "bsds500" / "val", [(48, 48), (52, 52), (56, 56)])
+    everything = ImageFolderCrops(tmp_path / "data", crop=32)
+    training = ImageFolderCrops(tmp_path / "data", crop=32, exclude=("bsds500/val",))
+    assert len(everything) == 2 + 3 and len(training) == 2
+    assert not any("val" in p.parts for p in training.files)
+    assert training.sha256() != everything.sha256()
+    with pytest.raises(ImageError, match="excluded"):
+        ImageFolderCrops(tmp_path / "data" / "bsds500", crop=32, exclude=("val",))

@@ -42,11 +42,15 @@ def test_quality_writes_json_plots_tables_and_splices_the_readme(small_kodak, we
     report = json.loads((out / "quality.json").read_text())
     assert set(report) == {"mse-cbr48", "perceptual-cbr48", "config", "versions"}
     assert report["config"]["images"] == ["kodim05", "kodim23"] and report["config"]["snrs_db"] == [4.0, 10.0]
+    assert report["config"]["lpips_squeeze"].startswith("SqueezeNet 1.1 features: local file")
     for name in ("mse-cbr48", "perceptual-cbr48"):
         assert set(report[name]) == {"4", "10"}
         entry = report[name]["10"]
-        assert set(entry) == {"psnr_db", "ms_ssim", "lpips", "psnr_db_snr_minus", "psnr_db_snr_plus", "psnr_db_erased"}
+        assert set(entry) == {"psnr_db", "ms_ssim", "lpips", "lpips_squeeze", "psnr_db_snr_minus", "psnr_db_snr_plus",
+                              "psnr_db_erased"}
         assert 10 < entry["psnr_db"] < 50 and 0 < entry["ms_ssim"] <= 1 and 0 <= entry["lpips"] < 1
+        assert 0 < entry["lpips_squeeze"] < 1 and entry["lpips_squeeze"] != entry["lpips"]
+        assert report[name]["4"]["lpips_squeeze"] > entry["lpips_squeeze"]  # more noise, further from the original
         assert report[name]["10"]["psnr_db"] > report[name]["4"]["psnr_db"]
         assert entry["psnr_db_erased"] < entry["psnr_db"]  # 10 % of the symbols lost costs something
     for png in ("snr_psnr.png", "snr_ms_ssim.png", "snr_lpips.png", "side_by_side.png"):
@@ -54,6 +58,8 @@ def test_quality_writes_json_plots_tables_and_splices_the_readme(small_kodak, we
     text = readme.read_text()
     assert "old table" not in text and text.startswith("# Project\n\nintro\n") and text.endswith("after\n")
     assert (out / "quality.md").read_text() in text and "| mse-cbr48 |" in text
+    squeeze_cell = f"{report['mse-cbr48']['10']['lpips']:.3f} / {report['mse-cbr48']['10']['lpips_squeeze']:.3f} |"
+    assert "LPIPS (AlexNet) / LPIPS (SqueezeNet)" in text and squeeze_cell in text
 
 
 @pytest.fixture()

@@ -118,8 +118,9 @@ def test_example_configs_are_valid_and_have_their_cbr():
         # a reduced recipe (-cpu, or one stage of it: -cpu-<stage>) makes the model of that name
         assert config.run.name == re.sub(r"-cpu(-[a-z0-9]+)?$", "", name)
         assert round(1 / config.model.cbr) == int(re.search(r"cbr(\d+)", name).group(1))
-        perceptual = name.startswith("perceptual")
+        perceptual = name.startswith(("perceptual", "generative"))
         assert config.uses_lpips == config.uses_discriminator == perceptual
+        assert (config.model.architecture == "generative") == name.startswith("generative")
         assert (config.stages.adversarial > 0) == perceptual
         if "-cpu" not in name:  # the paper-size recipes; *-cpu* are reduced for a 2-core CPU
             assert config.data.crop == 256 and config.data.batch_size == 12 and config.optim.lr == 1e-4
@@ -207,7 +208,7 @@ def test_resume_continues_bit_exactly_across_stages(lpips_env, data_dir, tmp_pat
     resumed = Trainer(tiny(pretrain=2, discriminator=2, adversarial=2), data_dir=data_dir,
                       out_dir=tmp_path / "split", progress=False)
     resumed.load(checkpoint)
-    assert resumed.steps == {"pretrain": 2, "discriminator": 1, "adversarial": 0}
+    assert resumed.steps == {"latent": 0, "pretrain": 2, "discriminator": 1, "adversarial": 0}
     resumed.run()
 
     for a, b in ((straight.model, resumed.model), (straight.discriminator, resumed.discriminator)):
@@ -237,7 +238,7 @@ def test_checkpoint_holds_card_config_and_trainer_state(data_dir, tmp_path):
     assert card["file_list_sha256"] == file_list_sha256(list_images(data_dir), data_dir)
     assert card["n_images"] == 4 and card["steps"]["pretrain"] == 3 and card["images_seen"] == 6
     assert set(card["losses"]["pretrain"]) == {"g_loss", "mse", "snr_db", "psnr_db"}
-    assert raw["trainer"]["steps"] == {"pretrain": 3, "discriminator": 0, "adversarial": 0}
+    assert raw["trainer"]["steps"] == {"latent": 0, "pretrain": 3, "discriminator": 0, "adversarial": 0}
     model, loaded_card = load_model(tmp_path / "last.pt")
     assert loaded_card.name == "tiny" and not model.training
 
@@ -256,7 +257,7 @@ def test_stages_run_in_order(data_dir, tmp_path):
     with pytest.raises(TrainError, match="follows the pretrain stage"):
         trainer.run(["adversarial"])
     assert trainer.remaining() == [("pretrain", 2), ("discriminator", 1), ("adversarial", 2)]
-    trainer.config = trainer.config.replace(stages=StagesConfig(0, 1, 0))
+    trainer.config = trainer.config.replace(stages=StagesConfig(pretrain=0, discriminator=1, adversarial=0))
     assert trainer.remaining(["discriminator"]) == [("discriminator", 1)]
 
 

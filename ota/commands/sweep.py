@@ -1,6 +1,6 @@
 """``ota sweep``: the paper's comparison on one link, over SNR and CBR, with its figures and claims.
 
-Schemes: perceptual and MSE deep JSCC (the registered models of each CBR; a CBR without a shipped model is
+Schemes: generative, perceptual and MSE deep JSCC (the registered models of each CBR; a CBR without a shipped model is
 skipped with a note), BPG + 5G LDPC + QAM (the envelope of the configurations), the paper's fixed
 configuration (16-QAM, rate 2/3, n = 6144) and BPG + capacity. Every image x scheme x SNR x CBR of the grid
 is one entry, appended to ``OUT/store.jsonl`` as it finishes: an interrupted sweep continues where it

@@ -81,10 +81,13 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def selected_stages(args: argparse.Namespace, config: TrainConfig) -> tuple[str, ...]:
-    """``--stage``; ``all`` is every stage the configuration can train (only pretrain when beta_g = 0)."""
+    """``--stage``; ``all`` is every stage the configuration can train: ``latent`` only for a generative
+    model, ``discriminator`` and ``adversarial`` only with beta_g > 0."""
     if args.stage != "all":
         return (args.stage,)
-    return STAGES if config.uses_discriminator else STAGES[:1]
+    generative = config.model.architecture == "generative"
+    return tuple(stage for stage in STAGES if (stage != "latent" or generative)
+                 and (stage in ("latent", "pretrain") or config.uses_discriminator))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,111 @@
+"""Choose a checkpoint on the validation split, never on Kodak: score candidates over AWGN, keep the best.
+
+    python benchmarks/select_checkpoint.py --data ../shared/datasets/train/bsds500/val \\
+        --candidates runs/generative-cbr48-cpu/checkpoint_0004300.pt,runs/generative-cbr48-cpu/last.pt \\
+        --reference perceptual-cbr48 --snr 10 --out docs/selection/generative-cbr48
+
+Every candidate (and the ``--reference`` models, scored for comparison only) is sent through AWGN at each
+``--snr`` over every image of ``--data`` (:func:`models.evaluate.evaluate`, 8-bit output, the same noise for
+all) and scored with PSNR, MS-SSIM and LPIPS (AlexNet). The selected candidate has the lowest mean LPIPS at
+``--select-snr`` (default: the first SNR) among those whose PSNR there is at least ``--min-psnr`` dB
+(default 0: no floor). Writes ``OUT/selection.json``: the set, the rule, every candidate's and reference's
+means per SNR, the selected path, and whether it beats each reference on LPIPS; that record is what a
+shipped model card keeps as ``selected_on``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # run as a file: its folder would shadow the models package
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from models.evaluate import evaluate, package_versions  # noqa: E402
+from models.image_io import list_images  # noqa: E402
+from models.metrics import LPIPS  # noqa: E402
+from models.registry import load_model  # noqa: E402
+
+
+class SelectionError(ValueError):
+    """Bad arguments: no candidates, an SNR to select at that is not scored, a Kodak folder as --data."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="validation images (../shared/datasets/train/bsds500/val)")
+    p.add_argument("--candidates", required=True, help="comma-separated checkpoint paths or model names")
+    p.add_argument("--reference", default="", help="comma-separated models scored for comparison only")
+    p.add_argument("--snr", default="10", help="comma-separated channel SNRs [dB] (default 10)")
+    p.add_argument("--select-snr", type=float, default=None, help="SNR [dB] the choice is made at (default first)")
+    p.add_argument("--min-psnr", type=float, default=0.0, help="PSNR floor [dB] at the selection SNR (default 0)")
+    p.add_argument("--out", required=True, help="output folder (selection.json)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the channel noise (default 0)")
+    args = p.parse_args(argv)
+    args.candidates = [c.strip() for c in args.candidates.split(",") if c.strip()]
+    args.reference = [c.strip() for c in args.reference.split(",") if c.strip()]
+    args.snr = [float(s) for s in args.snr.split(",")]
+    args.select_snr = args.snr[0] if args.select_snr is None else args.select_snr
+    if not args.candidates:
+        raise SelectionError("--candidates names no checkpoint")
+    if args.select_snr not in args.snr:
+        raise SelectionError(f"--select-snr {args.select_snr:g} dB is not among the scored SNRs {args.snr}")
+    if "kodak" in str(Path(args.data).resolve()).lower():
+        raise SelectionError(f"--data {args.data}: Kodak is the test set; choose on the validation split")
+    return args
+
+
+def score(name: str, images: list[Path], snrs: list[float], lpips: LPIPS, seed: int) -> dict[str, dict]:
+    """Mean PSNR / MS-SSIM / LPIPS of one model per SNR: ``{"10": {"psnr_db": .., "ms_ssim": .., "lpips": ..}}``."""
+    model, _ = load_model(name)
+    with tempfile.TemporaryDirectory() as scratch:
+        results = evaluate(model, images, snrs, Path(scratch) / "eval", lpips=lpips, seed=seed,
+                           save_reconstructions=False)
+    return {f"{entry['snr_db']:g}": entry["mean"] for entry in results["results"]}
+
+
+def select(candidates: dict[str, dict], snr: float, min_psnr: float) -> str | None:
+    """The candidate with the lowest LPIPS at ``snr`` among those with PSNR >= ``min_psnr`` (None if none)."""
+    key = f"{snr:g}"
+    eligible = {name: scores[key] for name, scores in candidates.items() if scores[key]["psnr_db"] >= min_psnr}
+    return min(eligible, key=lambda name: eligible[name]["lpips"]) if eligible else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    images = list_images(args.data)
+    lpips = LPIPS()
+    candidates = {name: score(name, images, args.snr, lpips, args.seed) for name in args.candidates}
+    references = {name: score(name, images, args.snr, lpips, args.seed) for name in args.reference}
+    chosen = select(candidates, args.select_snr, args.min_psnr)
+    key = f"{args.select_snr:g}"
+    record = {
+        "set": f"{Path(args.data).resolve()} ({len(images)} images, whole, AWGN, 8-bit output, seed {args.seed})",
+        "rule": f"lowest LPIPS (alex) at {args.select_snr:g} dB among candidates with PSNR >= {args.min_psnr:g} dB",
+        "snrs_db": args.snr,
+        "candidates": candidates,
+        "references": references,
+        "selected": chosen,
+        "beats_reference_lpips": {
+            name: chosen is not None and candidates[chosen][key]["lpips"] < scores[key]["lpips"]
+            for name, scores in references.items()
+        },
+        "lpips": lpips.source,
+        "versions": package_versions(),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "selection.json").write_text(json.dumps(record, indent=2) + "\n")
+    for name, scores in {**candidates, **references}.items():
+        mean = scores[key]
+        mark = "*" if name == chosen else " "
+        print(f"{mark} {name}: {mean['psnr_db']:.2f} dB, MS-SSIM {mean['ms_ssim']:.4f}, LPIPS {mean['lpips']:.4f}")
+    print(f"selected {chosen}; wrote {out / 'selection.json'}")
+    return 0 if chosen is not None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
