@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py --data ../shared/datasets/kodak --out results/quality
     python benchmarks/quality.py --data DIR --out OUT --readme README.md     # also refresh the README table
+    python benchmarks/quality.py --data DIR --out OUT --merge A,B --readme README.md  # join runs made in parallel
 
 For each shipped model (:func:`models.registry.available_models`, or ``--models``) and each SNR
 (default 1, 4, 7, 10, 13 dB) every whole image is sent through the model and AWGN
@@ -77,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lpips-weights", default=None, help="AlexNet features file (default $JSCC_WEIGHTS_DIR)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--seed", type=int, default=0, help="seed of the channel noise (default 0)")
+    p.add_argument("--merge", default=None, metavar="DIR,DIR,...",
+                   help="score nothing: join the quality.json of these earlier runs (same images, SNRs, mismatch, "
+                        "erasure and seed; e.g. models scored in parallel) and write OUT from them")
     args = p.parse_args(argv)
     try:
         args.snrs = [float(s) for s in args.snrs.split(",")]
@@ -220,9 +224,57 @@ def resolve_models(spec: str | None) -> list[str]:
     return names
 
 
+MERGED_CONFIG_KEYS = ("images", "snrs_db", "channel", "mismatch_db", "erasure_fraction", "seed", "quantised_8bit",
+                      "lpips", "lpips_squeeze")
+"""Settings that runs joined with ``--merge`` must share."""
+
+
+def merge_runs(folders: list[Path]) -> tuple[dict, dict]:
+    """The models' tables and the config of several runs' ``quality.json`` -> ``(results, config)``."""
+    results: dict = {}
+    config: dict = {}
+    for folder in folders:
+        path = folder / "quality.json"
+        if not path.is_file():
+            raise QualityError(f"--merge: {path} does not exist")
+        report = json.loads(path.read_text(encoding="utf-8"))
+        for key in MERGED_CONFIG_KEYS:
+            if config and report["config"].get(key) != config.get(key):
+                raise QualityError(f"--merge: {path} has {key} = {report['config'].get(key)!r}, "
+                                   f"the first run {config.get(key)!r}; only runs of the same settings join")
+        models = {**config.get("models", {}), **report["config"]["models"]}
+        wall = config.get("wall_s", 0.0) + report["config"]["wall_s"]
+        config = {**report["config"], "models": models, "wall_s": wall, "merged_from": [str(f) for f in folders]}
+        results.update({name: table for name, table in report.items() if name not in RESERVED_KEYS})
+    return results, config
+
+
+def score_all(
+    args: argparse.Namespace, paths: list[Path], images: list[torch.Tensor], lpips: LPIPS
+) -> tuple[dict, dict]:
+    """Score every model of ``--models`` -> ``(results, config)`` as written to quality.json."""
+    started = time.perf_counter()
+    names = resolve_models(args.models)
+    models = {name: load_model(name, args.device) for name in names}
+    lpips_squeeze = LPIPS(net="squeeze").to(args.device)
+    results = {}
+    with tqdm(total=len(names) * len(args.snrs) * len(images), desc="quality", unit="image") as progress:
+        for name, (model, _) in models.items():
+            progress.set_postfix(model=name)
+            results[name] = score_model(model, images, args.snrs, args, lpips, lpips_squeeze, progress)
+    config = {
+        "data": str(args.data), "images": [p.stem for p in paths], "snrs_db": args.snrs, "channel": "awgn",
+        "mismatch_db": args.mismatch, "erasure_fraction": args.erasure, "seed": args.seed,
+        "quantised_8bit": True, "device": args.device, "lpips": lpips.source, "lpips_squeeze": lpips_squeeze.source,
+        "models": {name: {"cbr": card.cbr, "architecture": card.architecture, "training": {
+            k: card.training.get(k) for k in ("device", "wall_s", "steps")}} for name, (_, card) in models.items()},
+        "wall_s": time.perf_counter() - started,
+    }
+    return results, config
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.perf_counter()
     paths = list_images(args.data)
     if not paths:
         raise QualityError(f"{args.data}: no images")
@@ -233,39 +285,26 @@ def main(argv: list[str] | None = None) -> int:
     small = [p.name for p, image in zip(paths, images, strict=True) if min(image.shape[-2:]) < MS_SSIM_MIN_SIZE]
     if small:
         raise QualityError(f"MS-SSIM needs images of at least {MS_SSIM_MIN_SIZE} pixels a side; too small: {small}")
-    names = resolve_models(args.models)
-    models = {name: load_model(name, args.device) for name in names}
     lpips = LPIPS(args.lpips_weights).to(args.device)
-    lpips_squeeze = LPIPS(net="squeeze").to(args.device)
+    if args.merge:
+        results, config = merge_runs([Path(f.strip()) for f in args.merge.split(",") if f.strip()])
+        args.snrs, args.mismatch, args.erasure = config["snrs_db"], config["mismatch_db"], config["erasure_fraction"]
+        args.seed = config["seed"]
+    else:
+        results, config = score_all(args, paths, images, lpips)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-
-    results = {}
-    with tqdm(total=len(names) * len(args.snrs) * len(images), desc="quality", unit="image") as progress:
-        for name, (model, _) in models.items():
-            progress.set_postfix(model=name)
-            results[name] = score_model(model, images, args.snrs, args, lpips, lpips_squeeze, progress)
 
     figures = [plot_metric(results, args.snrs, metric, out / f"snr_{metric.removesuffix('_db')}.png")
                for metric in METRIC_LABELS]
     wanted = [n.strip() for n in args.figure_images.split(",")]
     figure_images = {p.stem: image for p, image in zip(paths, images, strict=True) if p.stem in wanted}
-    if any(name in models for name in FIGURE_MODELS) and figure_images:
-        shown = {name: models[name][0] for name in FIGURE_MODELS if name in models} | {"lpips": lpips}
-        figures.append(plot_side_by_side(shown, figure_images, args, out / "side_by_side.png"))
+    shown = [name for name in FIGURE_MODELS if name in results]
+    if shown and figure_images:
+        models = {name: load_model(name, args.device)[0] for name in shown} | {"lpips": lpips}
+        figures.append(plot_side_by_side(models, figure_images, args, out / "side_by_side.png"))
 
-    report = {
-        **results,
-        "config": {
-            "data": str(args.data), "images": [p.stem for p in paths], "snrs_db": args.snrs, "channel": "awgn",
-            "mismatch_db": args.mismatch, "erasure_fraction": args.erasure, "seed": args.seed,
-            "quantised_8bit": True, "device": args.device, "lpips": lpips.source, "lpips_squeeze": lpips_squeeze.source,
-            "models": {name: {"cbr": card.cbr, "architecture": card.architecture, "training": {
-                k: card.training.get(k) for k in ("device", "wall_s", "steps")}} for name, (_, card) in models.items()},
-            "wall_s": time.perf_counter() - started,
-        },
-        "versions": package_versions(),
-    }
+    report = {**results, "config": config, "versions": package_versions()}
     (out / "quality.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     tables = markdown_tables(results, args.snrs, len(paths), args)
     (out / "quality.md").write_text(tables, encoding="utf-8")

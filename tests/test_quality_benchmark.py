@@ -62,6 +62,24 @@ def test_quality_writes_json_plots_tables_and_splices_the_readme(small_kodak, we
     assert "LPIPS (AlexNet) / LPIPS (SqueezeNet)" in text and squeeze_cell in text
 
 
+def test_runs_made_in_parallel_merge_into_one_report(small_kodak, weights_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("JSCC_WEIGHTS_DIR", str(weights_dir))
+    common = ("--data", str(small_kodak), "--snrs", "10")
+    for name, model, snrs in (("a", "mse-cbr48", "10"), ("b", "perceptual-cbr48", "10"), ("c", "mse-cbr24", "4")):
+        done = run_quality(*common, "--out", str(tmp_path / name), "--models", model, "--snrs", snrs)
+        assert done.returncode == 0, done.stderr
+    merged = run_quality(*common, "--out", str(tmp_path / "ab"), "--merge", f"{tmp_path / 'a'},{tmp_path / 'b'}")
+    assert merged.returncode == 0, merged.stderr
+    report = json.loads((tmp_path / "ab" / "quality.json").read_text())
+    for name, model in (("a", "mse-cbr48"), ("b", "perceptual-cbr48")):
+        alone = json.loads((tmp_path / name / "quality.json").read_text())
+        assert report[model] == alone[model] and report["config"]["models"][model] == alone["config"]["models"][model]
+    assert "| perceptual-cbr48 |" in (tmp_path / "ab" / "quality.md").read_text()
+    assert (tmp_path / "ab" / "side_by_side.png").is_file()
+    refused = run_quality(*common, "--out", str(tmp_path / "ac"), "--merge", f"{tmp_path / 'a'},{tmp_path / 'c'}")
+    assert refused.returncode != 0 and "snrs_db" in refused.stderr and not (tmp_path / "ac").exists()
+
+
 @pytest.fixture()
 def one_image(tmp_path) -> Path:
     root = tmp_path / "images"
