@@ -103,10 +103,12 @@ def score_model(model: torch.nn.Module, images: list[torch.Tensor], snrs: list[f
     ``lpips`` (AlexNet trunk) scores the ``lpips`` key, ``lpips_squeeze`` (SqueezeNet 1.1) the ``lpips_squeeze`` key.
     """
     device = torch.device(args.device)
+    with torch.no_grad():  # the encoder's SNR-independent part, the same at every SNR and variant
+        analysed = [model.analyse(image.to(device)[None]) for image in images]
     table = {}
     for snr in snrs:
         sums: dict[str, list[float]] = {}
-        for index, image in enumerate(images):
+        for index, (image, features) in enumerate(zip(images, analysed, strict=True)):
             x = image.to(device)[None]
             variants = {
                 "": {},
@@ -116,7 +118,7 @@ def score_model(model: torch.nn.Module, images: list[torch.Tensor], snrs: list[f
             }
             for suffix, options in variants.items():
                 generator = torch.Generator(device=device).manual_seed(args.seed * 1_000_003 + index)
-                x_hat = transmit_awgn(model, x, snr, generator, **options)
+                x_hat = transmit_awgn(model, x, snr, generator, features=features, **options)
                 if suffix:
                     scores = {"psnr_db": psnr(x, x_hat).cpu()}
                 else:

@@ -75,6 +75,14 @@ class Encoder(nn.Module):
         self.linear = nn.Conv2d(3, latent_channels, 16, stride=16)
         init_conv_weights(self)
 
+    def analyse(self, x: torch.Tensor) -> torch.Tensor:
+        """The SNR-independent part: none here (every stage is SNR-conditioned), x itself."""
+        return x
+
+    def condition(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        """The SNR-conditioned part on :meth:`analyse`'s output: the whole encoder."""
+        return self(x, snr_db)
+
     def forward(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         """x: (B, 3, 16h, 16w) in [0, 1]; snr_db: (B,) [dB] -> y: (B, C, h, w) real."""
         features = x * 2 - 1

@@ -138,18 +138,20 @@ def transmit_awgn(
     *,
     assumed_snr_db: float | None = None,
     symbol_erasure_prob: float = 0.0,
+    features: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Send (N, 3, H, W) images through ``model`` and AWGN at ``snr_db``; returns 8-bit-quantised (N, 3, H, W).
 
     ``assumed_snr_db`` (default: the true one) is the SNR the model is told: the encoder's condition and
     the noise variance handed to the generator, as with a mis-estimated SNR. ``symbol_erasure_prob``
     erases that fraction of the symbols at random (what a lost OFDM frame becomes after de-interleaving).
+    ``features``: ``model.analyse(units)``, when several transmissions of the same images share it.
     """
     clock = clock if clock is not None else _Clock(units.device)
     snr = torch.full((units.shape[0],), float(snr_db), device=units.device)
     assumed = snr if assumed_snr_db is None else torch.full_like(snr, float(assumed_snr_db))
     clock.start("encode_s")
-    s = model.encode(units, assumed)
+    s = model.encode(units, assumed, features=features)
     clock.stop()
     clock.start("channel_s")
     s_hat, noise_var, erased = TrainingChannel(symbol_erasure_prob=symbol_erasure_prob)(s, snr, generator)

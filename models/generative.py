@@ -143,8 +143,16 @@ class GenerativeEncoder(nn.Module):
         self.analysis = taef2_encoder()
         self.head = EncoderHead(latent_channels, width, n_blocks, snr_adaptive, snr_range)
 
+    def analyse(self, x: torch.Tensor) -> torch.Tensor:
+        """The SNR-independent part: TAEF2's latent (B, 32, 2h, 2w)."""
+        return self.analysis(x)
+
+    def condition(self, z: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        """The SNR-conditioned part: the JSCC head on the latent."""
+        return self.head(z, snr_db)
+
     def forward(self, x: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-        return self.head(self.analysis(x), snr_db)
+        return self.condition(self.analyse(x), snr_db)
 
 
 class GenerativeGenerator(nn.Module):

@@ -210,19 +210,30 @@ class DeepJSCC(nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def encode(self, x: torch.Tensor, snr_db: torch.Tensor | float) -> torch.Tensor:
+    def analyse(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's part that does not depend on the SNR, on (B, 3, H, W) images in [0, 1]: the TAEF2
+        latent of the padded images (generative), or the padded images themselves (cnn, whose every stage is
+        SNR-conditioned). Computed once, it serves :meth:`encode` at any number of SNRs."""
+        _check_image(x, 4)
+        return self.encoder.analyse(pad_to_multiple(x))
+
+    def encode(
+        self, x: torch.Tensor, snr_db: torch.Tensor | float, *, features: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Images -> channel symbols.
 
         Args:
             x: (B, 3, H, W) images in [0, 1], all of one size (see :meth:`encode_many` otherwise).
             snr_db: (B,) or one float, the SNR [dB] the symbols will meet (the attention's condition).
+            features: ``self.analyse(x)`` when already computed (the same symbols, faster).
 
         Returns:
             complex64 (B, k), k = round(cbr*3*H*W), mean |s|^2 = 1 per image.
         """
         _check_image(x, 4)
         batch, _, height, width = x.shape
-        y = self.encoder(pad_to_multiple(x), as_snr_tensor(snr_db, batch, x.device))
+        features = self.analyse(x) if features is None else features
+        y = self.encoder.condition(features, as_snr_tensor(snr_db, batch, x.device))
         return self.symbols(y, (height, width))
 
     def symbols(self, y: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

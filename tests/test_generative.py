@@ -221,3 +221,14 @@ def test_header_ids_of_the_registered_models_are_stable() -> None:
     assert [model_id(name) for name in earlier] == [1, 2, 3, 4]
     assert all(model_name(model_id(name)) == name for name in MODELS)
     assert model_id("runs/x/last.pt") == CUSTOM_MODEL_ID and model_name(200) is None
+
+
+@pytest.mark.parametrize("architecture", ["cnn", "generative"])
+def test_encoding_from_precomputed_analysis_gives_the_same_symbols(architecture: str) -> None:
+    torch.manual_seed(0)
+    model = DeepJSCC(ModelConfig(architecture=architecture, width=16, n_res_blocks=1)).eval()
+    x = torch.rand(1, 3, 40, 56)
+    with torch.no_grad():
+        features = model.analyse(x)
+        for snr in (1.0, 13.0):
+            assert torch.equal(model.encode(x, snr, features=features), model.encode(x, snr))
