@@ -558,6 +558,7 @@ def export_weights(
     notes: str | None = None,
     metrics: dict | None = None,
     inference: bool = False,
+    training: dict | None = None,
 ) -> Path:
     """Copy a training checkpoint without optimizer and scaler states (for shipping).
 
@@ -565,6 +566,7 @@ def export_weights(
     discriminator, the step counters and the configuration, so the file can still be evaluated, shipped,
     or fine-tuned from. With ``inference`` the weights are stored in float16 and the discriminator is
     left out (half the size; what the registry ships), and the card's training record says so.
+    ``training`` entries are added to the card's training record (e.g. ``selected_on``).
     """
     model, card, raw = load_checkpoint(src)
     if name is not None:
@@ -574,6 +576,7 @@ def export_weights(
     if metrics is not None:
         card.metrics = metrics
     keep = ("trainer", "config_toml") if inference else ("trainer", "config_toml", "discriminator")
+    card.training.update(training or {})
     if inference:
         card.training["stored_as"] = "float16 inference weights, without the discriminator"
     return save_checkpoint(dst, model, card, {key: raw[key] for key in keep if key in raw},
