@@ -204,7 +204,7 @@ def test_latent_forward_trains_the_heads_towards_the_latent() -> None:
         optimizer.zero_grad()
         out["mse"].backward()
         optimizer.step()
-        losses.append(float(out["mse"]))
+        losses.append(float(out["mse"].detach()))
     assert out["z_hat"].shape == z.shape
     assert losses[-1] < 0.5 * losses[0]
 
