@@ -47,13 +47,14 @@ from tqdm import tqdm  # noqa: E402
 if __name__ == "__main__" and not __package__:  # run as a file: its folder would shadow the models package
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from benchmarks.readme_markers import check_markers, splice  # noqa: E402
 from models.evaluate import package_versions, transmit_awgn  # noqa: E402
 from models.image_io import list_images, load_image  # noqa: E402
 from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, compute_metrics, psnr  # noqa: E402
 from models.registry import available_models, load_model  # noqa: E402
 
 RESERVED_KEYS = ("config", "versions")
-TABLE_BEGIN, TABLE_END = "<!-- quality-table:begin -->", "<!-- quality-table:end -->"
+README_BLOCK = "quality-table"
 METRIC_LABELS = {"psnr_db": "PSNR (dB)", "ms_ssim": "MS-SSIM", "lpips": "LPIPS (lower is better)"}
 FIGURE_MODELS = ("mse-cbr48", "perceptual-cbr48", "generative-cbr48")
 CROP = 192  # side [pixels] of the centre crop shown 1:1 in the side-by-side figure
@@ -201,23 +202,6 @@ def markdown_tables(results: dict, snrs: list[float], n_images: int, args: argpa
     )
 
 
-def check_readme(readme: Path) -> str:
-    """The text of ``readme``, which must hold one begin marker followed by one end marker."""
-    if not readme.is_file():
-        raise QualityError(f"--readme {readme}: no such file")
-    text = readme.read_text(encoding="utf-8")
-    if text.count(TABLE_BEGIN) != 1 or text.count(TABLE_END) != 1 or text.index(TABLE_BEGIN) > text.index(TABLE_END):
-        raise QualityError(f"{readme} must hold one {TABLE_BEGIN} line followed by one {TABLE_END} line")
-    return text
-
-
-def splice_readme(readme: Path, tables: str) -> None:
-    """Replace the text between the quality-table markers of ``readme`` by ``tables``."""
-    head, rest = check_readme(readme).split(TABLE_BEGIN)
-    tail = rest.split(TABLE_END)[1]
-    readme.write_text(f"{head}{TABLE_BEGIN}\n{tables}{TABLE_END}{tail}", encoding="utf-8")
-
-
 def resolve_models(spec: str | None) -> list[str]:
     """``--models`` -> names or paths; default: every shipped model."""
     names = [n.strip() for n in spec.split(",") if n.strip()] if spec else list(available_models())
@@ -282,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         raise QualityError(f"{args.data}: no images")
     readme = Path(args.readme) if args.readme else None
     if readme is not None:
-        check_readme(readme)  # before the long work
+        check_markers(readme, README_BLOCK)  # before the long work
     images = [load_image(p) for p in paths]
     small = [p.name for p, image in zip(paths, images, strict=True) if min(image.shape[-2:]) < MS_SSIM_MIN_SIZE]
     if small:
@@ -311,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = markdown_tables(results, args.snrs, len(paths), args)
     (out / "quality.md").write_text(tables, encoding="utf-8")
     if readme is not None:
-        splice_readme(readme, tables)
+        splice(readme, README_BLOCK, tables)
     print(tables)
     print(f"wrote {out / 'quality.json'}, {out / 'quality.md'} and {', '.join(p.name for p in figures)}")
     return 0
