@@ -8,7 +8,8 @@ and writes two markdown tables between ``<!-- comparison-table:begin -->`` and
 digital scheme needs for the JSCC scheme's LPIPS, over the JSCC scheme's CBR; above 1 the JSCC scheme
 uses less bandwidth) and the SNR gain (the SNR the digital scheme needs for that LPIPS, minus the JSCC
 scheme's; positive: the JSCC scheme needs less power). A claim the sweep could not interpolate keeps its
-reason.
+reason, and its verdict is the side of the bound it states ("win (bound)": the digital scheme does not
+reach the JSCC scheme's LPIPS anywhere in the sweep's range).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from benchmarks.readme_markers import check_markers, splice  # noqa: E402
 README_BLOCK = "comparison-table"
 
 
-def _verdict(value: float | None, threshold: float) -> str:
+def _verdict(value: float | None, threshold: float, reason: str | None) -> str:
+    """win / loss; for a claim outside the sweep's range, the side its bound is on (or - if none)."""
     if value is None:
-        return "-"
+        bound = reason or ""
+        return "**win** (bound)" if "more than" in bound else "loss (bound)" if "less than" in bound else "-"
     return "**win**" if value > threshold else "loss"
 
 
@@ -44,7 +47,7 @@ def bandwidth_table(claims: list[dict]) -> str:
         reached = _cbr_text(c["reference_cbr"]) if c["saving"] is not None else c["reason"]
         saving = f"{c['saving']:.2f}x" if c["saving"] is not None else "-"
         lines.append(f"| {c['snr_db']:g} dB | {c['scheme']} ({c['cbr']}) | {c['lpips']:.3f} | {c['reference']} | "
-                     f"{reached} | {saving} | {_verdict(c['saving'], 1.0)} |")
+                     f"{reached} | {saving} | {_verdict(c['saving'], 1.0, c['reason'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -56,7 +59,7 @@ def snr_table(claims: list[dict]) -> str:
         reached = f"{c['reference_snr_db']:.1f} dB" if c["gain_db"] is not None else c["reason"]
         gain = f"{c['gain_db']:+.1f} dB" if c["gain_db"] is not None else "-"
         lines.append(f"| {c['cbr']} | {c['scheme']} at {c['snr_db']:g} dB | {c['lpips']:.3f} | {c['reference']} | "
-                     f"{reached} | {gain} | {_verdict(c['gain_db'], 0.0)} |")
+                     f"{reached} | {gain} | {_verdict(c['gain_db'], 0.0, c['reason'])} |")
     return "\n".join(lines) + "\n"
 
 

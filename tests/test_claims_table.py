@@ -20,7 +20,9 @@ CLAIMS = {
         {"snr_db": 10.0, "scheme": "perceptual", "reference": "bpg-ldpc", "cbr": "1/48", "lpips": 0.35,
          "reference_cbr": 1 / 63.0, "saving": 0.76, "bracket": [], "reason": None},
         {"snr_db": 10.0, "scheme": "mse", "reference": "bpg-ldpc", "cbr": "1/48", "lpips": 0.57,
-         "reference_cbr": None, "saving": None, "bracket": [], "reason": "already better at its lowest CBR"},
+         "reference_cbr": None, "saving": None, "bracket": [], "reason": "better: less than 0.5x"},
+        {"snr_db": 10.0, "scheme": "generative", "reference": "bpg-capacity", "cbr": "1/48", "lpips": 0.21,
+         "reference_cbr": None, "saving": None, "bracket": [], "reason": "not reached: more than 2x"},
     ],
     "bandwidth_saving_reason": None,
     "snr_gain": None,
@@ -33,7 +35,8 @@ def test_wins_losses_and_reasons_are_all_in_the_table() -> None:
     rows = [line for line in text.splitlines() if line.startswith("| 10 dB")]
     assert rows[0].endswith("| 1.92x | **win** |") and "1/25.0" in rows[0]
     assert rows[1].endswith("| 0.76x | loss |")
-    assert "already better at its lowest CBR" in rows[2] and rows[2].endswith("| - | - |")
+    assert "better: less than" in rows[2] and rows[2].endswith("| - | loss (bound) |")
+    assert rows[3].endswith("| - | **win** (bound) |")
     assert "SNR gain at equal LPIPS:\n\nnone: no SNR sweep" in text
 
 
