@@ -37,7 +37,7 @@ SAMPLE_RATE = 1e6
 BURST_LEN = 2000
 N = 2000  # samples per receive: at least the burst's first PREFIX samples whatever the latency
 PREFIX = 512
-TIMEOUT_S = 0.5
+TIMEOUT_S = 1.0  # the radios' deadline; 0.5 s was once missed by the SoapySDR fake on a busy 2-core machine
 
 
 def random_burst(seed: int, n: int = BURST_LEN, rms: float = 0.25) -> np.ndarray:
