@@ -363,12 +363,14 @@ class Trainer:
         return iter(loader)
 
     def _latent_batches(self) -> Iterator[torch.Tensor]:
+        """Endless latent batches from step :attr:`total_steps` on. Every rank uses the same cache (its
+        crops drawn from ``(seed, 0)``), and draws its own batches from it (``(seed, rank)``)."""
         data, seed = self.config.data, self.config.run.seed
         if self.latents is None:
             path = Path(data.latent_cache) if data.latent_cache else self.out_dir / "latents.pt"
             crops = ImageFolderCrops(self.dataset.root, data.latent_crop, exclude=data.exclude, check=False)
             self.latents = load_or_build_cache(path, crops, self.model.encoder.analysis, data.latent_crops,
-                                               mix_seed(seed, self.context.rank), self.device)
+                                               mix_seed(seed, 0), self.device)
         step = self.total_steps
         while True:
             yield latent_batch(self.latents, data.latent_batch_size, mix_seed(seed, self.context.rank), step).to(
