@@ -8,7 +8,7 @@ Every candidate (and the ``--reference`` models, scored for comparison only) is 
 ``--snr`` over every image of ``--data`` (:func:`models.evaluate.evaluate`, 8-bit output, the same noise for
 all) and scored with PSNR, MS-SSIM and LPIPS (AlexNet). The selected candidate has the lowest mean LPIPS at
 ``--select-snr`` (default: the first SNR) among those whose PSNR there is at least ``--min-psnr`` dB
-(default 0: no floor). Writes ``OUT/selection.json``: the set, the rule, every candidate's and reference's
+and whose MS-SSIM is at least ``--min-ms-ssim`` (defaults 0: no floor). Writes ``OUT/selection.json``: the set, the rule, every candidate's and reference's
 means per SNR, the selected path, and whether it beats each reference on LPIPS; that record is what a
 shipped model card keeps as ``selected_on``.
 """
@@ -42,6 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--snr", default="10", help="comma-separated channel SNRs [dB] (default 10)")
     p.add_argument("--select-snr", type=float, default=None, help="SNR [dB] the choice is made at (default first)")
     p.add_argument("--min-psnr", type=float, default=0.0, help="PSNR floor [dB] at the selection SNR (default 0)")
+    p.add_argument("--min-ms-ssim", type=float, default=0.0, help="MS-SSIM floor at the selection SNR (default 0)")
     p.add_argument("--out", required=True, help="output folder (selection.json)")
     p.add_argument("--seed", type=int, default=0, help="seed of the channel noise (default 0)")
     args = p.parse_args(argv)
@@ -67,10 +68,12 @@ def score(name: str, images: list[Path], snrs: list[float], lpips: LPIPS, seed: 
     return {f"{entry['snr_db']:g}": entry["mean"] for entry in results["results"]}
 
 
-def select(candidates: dict[str, dict], snr: float, min_psnr: float) -> str | None:
-    """The candidate with the lowest LPIPS at ``snr`` among those with PSNR >= ``min_psnr`` (None if none)."""
+def select(candidates: dict[str, dict], snr: float, min_psnr: float, min_ms_ssim: float = 0.0) -> str | None:
+    """The candidate with the lowest LPIPS at ``snr`` among those with PSNR >= ``min_psnr`` and MS-SSIM >=
+    ``min_ms_ssim`` (None if none)."""
     key = f"{snr:g}"
-    eligible = {name: scores[key] for name, scores in candidates.items() if scores[key]["psnr_db"] >= min_psnr}
+    eligible = {name: scores[key] for name, scores in candidates.items()
+                if scores[key]["psnr_db"] >= min_psnr and scores[key]["ms_ssim"] >= min_ms_ssim}
     return min(eligible, key=lambda name: eligible[name]["lpips"]) if eligible else None
 
 
@@ -80,11 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     lpips = LPIPS()
     candidates = {name: score(name, images, args.snr, lpips, args.seed) for name in args.candidates}
     references = {name: score(name, images, args.snr, lpips, args.seed) for name in args.reference}
-    chosen = select(candidates, args.select_snr, args.min_psnr)
+    chosen = select(candidates, args.select_snr, args.min_psnr, args.min_ms_ssim)
     key = f"{args.select_snr:g}"
     record = {
         "set": f"{Path(args.data).resolve()} ({len(images)} images, whole, AWGN, 8-bit output, seed {args.seed})",
-        "rule": f"lowest LPIPS (alex) at {args.select_snr:g} dB among candidates with PSNR >= {args.min_psnr:g} dB",
+        "rule": f"lowest LPIPS (alex) at {args.select_snr:g} dB among candidates with PSNR >= {args.min_psnr:g} dB "
+                f"and MS-SSIM >= {args.min_ms_ssim:g}",
         "snrs_db": args.snr,
         "candidates": candidates,
         "references": references,

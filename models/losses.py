@@ -1,6 +1,6 @@
 """Training losses of the perceptual deep JSCC (CompressAI style: modules returning dicts).
 
-Generator: ``beta_m * MSE + beta_p * LPIPS + beta_g * adversarial``; discriminator: the non-saturating
+Generator: ``beta_m * MSE + beta_s * (1 - MS-SSIM) + beta_p * LPIPS + beta_g * adversarial``; discriminator: the non-saturating
 (binary cross-entropy) form of the conditional GAN objective
 ``min_G max_D E[log D(x, s)] + E[log(1 - D(x_hat, s))]``, where D sees an image and the symbols ``s``.
 Both take the discriminator's logits (before the sigmoid).
@@ -8,11 +8,12 @@ Both take the discriminator's logits (before the sigmoid).
 
 from __future__ import annotations
 
+import pytorch_msssim
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.metrics import LPIPS
+from models.metrics import LPIPS, MS_SSIM_MIN_SIZE
 
 PIXEL_SCALE = 255.0  # the MSE term is taken on 0..255 pixel values, see GeneratorLoss
 
@@ -32,22 +33,31 @@ class GeneratorLoss(nn.Module):
     ``beta_p = beta_g = 0``, needs neither the LPIPS network nor a discriminator), except ``mse``,
     which costs nothing and is always reported.
 
+    ``ms_ssim`` (when ``beta_s > 0``) is the RGB five-scale MS-SSIM of pytorch-msssim, the metric the
+    results report; its term ``beta_s * (1 - MS-SSIM)`` rewards structure at every scale, which MSE
+    and LPIPS alone leave to chance. Crops need at least 161 pixels a side for its five scales.
+
     Args:
-        beta_m, beta_p, beta_g: weights of the MSE, LPIPS and adversarial terms (>= 0).
+        beta_m, beta_p, beta_g, beta_s: weights of the MSE, LPIPS, adversarial and MS-SSIM terms (>= 0).
         lpips: the LPIPS network; required when ``beta_p > 0``.
     """
 
     def __init__(
-        self, beta_m: float = 1e-5, beta_p: float = 1.0, beta_g: float = 1e-3, lpips: LPIPS | None = None
+        self,
+        beta_m: float = 1e-5,
+        beta_p: float = 1.0,
+        beta_g: float = 1e-3,
+        lpips: LPIPS | None = None,
+        beta_s: float = 0.0,
     ) -> None:
         super().__init__()
-        weights = {"beta_m": beta_m, "beta_p": beta_p, "beta_g": beta_g}
+        weights = {"beta_m": beta_m, "beta_p": beta_p, "beta_g": beta_g, "beta_s": beta_s}
         negative = [f"{k}={v}" for k, v in weights.items() if not v >= 0]
         if negative:
             raise ValueError(f"loss weights must be >= 0, got {', '.join(negative)}")
         if beta_p > 0 and lpips is None:
             raise ValueError(f"beta_p={beta_p} needs an LPIPS network (lpips=models.metrics.LPIPS(...))")
-        self.beta_m, self.beta_p, self.beta_g = beta_m, beta_p, beta_g
+        self.beta_m, self.beta_p, self.beta_g, self.beta_s = beta_m, beta_p, beta_g, beta_s
         self.lpips = lpips if beta_p > 0 else None
 
     def forward(
@@ -60,12 +70,19 @@ class GeneratorLoss(nn.Module):
             x_hat: (B, 3, H, W) reconstructions in [0, 1].
             d_fake_logits: D(x_hat, s), any shape (e.g. (B, 1) or a patch map); needed when ``beta_g > 0``.
         Returns:
-            scalars: ``loss`` (the weighted sum), ``mse`` [0..255 scale], and ``lpips``, ``adv`` when weighted.
+            scalars: ``loss`` (the weighted sum), ``mse`` [0..255 scale], and ``lpips``, ``adv``,
+            ``ms_ssim`` when weighted.
         """
         if x.shape != x_hat.shape:
             raise ValueError(f"x and x_hat differ in shape: {tuple(x.shape)} and {tuple(x_hat.shape)}")
         out = {"mse": F.mse_loss(x_hat * PIXEL_SCALE, x * PIXEL_SCALE)}
         loss = self.beta_m * out["mse"]
+        if self.beta_s > 0:
+            if min(x.shape[-2:]) < MS_SSIM_MIN_SIZE:
+                raise ValueError(f"beta_s={self.beta_s} needs crops of at least {MS_SSIM_MIN_SIZE} pixels a side "
+                                 f"for MS-SSIM's five scales, got {x.shape[-2]}x{x.shape[-1]}")
+            out["ms_ssim"] = pytorch_msssim.ms_ssim(x_hat.float().clamp(0, 1), x.float(), data_range=1.0)
+            loss = loss + self.beta_s * (1 - out["ms_ssim"])
         if self.beta_p > 0:
             out["lpips"] = self.lpips(x_hat, x).mean()
             loss = loss + self.beta_p * out["lpips"]

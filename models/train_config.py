@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from models.jscc import ModelConfig
+from models.metrics import MS_SSIM_MIN_SIZE
 
 STAGES = ("latent", "pretrain", "discriminator", "adversarial")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -108,7 +109,7 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """``[loss]``: weights of the generator loss ``beta_m*MSE + beta_p*LPIPS + beta_g*adversarial``.
+    """``[loss]``: weights of the generator loss ``beta_m*MSE + beta_s*(1 - MS-SSIM) + beta_p*LPIPS + beta_g*adversarial``.
 
     ``beta_p = 0`` does not load the LPIPS network; ``beta_g = 0`` builds no discriminator (then the
     discriminator and adversarial stages must have 0 steps): the MSE baseline is ``beta_p = beta_g = 0``.
@@ -117,12 +118,14 @@ class LossConfig:
     beta_m: float = 1e-5
     beta_p: float = 1.0
     beta_g: float = 1e-3
+    beta_s: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("beta_m", "beta_p", "beta_g"):
+        for name in ("beta_m", "beta_p", "beta_g", "beta_s"):
             value = getattr(self, name)
             _require(math.isfinite(value) and value >= 0, f"loss.{name} must be a finite number >= 0, got {value}")
-        _require(self.beta_m + self.beta_p > 0, "loss.beta_m and loss.beta_p are both 0: nothing to reconstruct")
+        _require(self.beta_m + self.beta_p + self.beta_s > 0,
+                 "loss.beta_m, loss.beta_p and loss.beta_s are all 0: nothing to reconstruct")
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,9 @@ class TrainConfig:
         _require(generative or self.stages.latent == 0,
                  f"stages.latent = {self.stages.latent}: the latent stage trains the heads of a generative model; "
                  f"this [model] has architecture = {self.model.architecture!r}")
+        _require(self.loss.beta_s == 0 or self.data.crop >= MS_SSIM_MIN_SIZE,
+                 f"loss.beta_s = {self.loss.beta_s} scores MS-SSIM at five scales, which needs crops of at least "
+                 f"{MS_SSIM_MIN_SIZE} pixels; data.crop = {self.data.crop} (use 176 or more)")
         adversarial_steps = self.stages.discriminator + self.stages.adversarial
         _require(self.loss.beta_g > 0 or adversarial_steps == 0,
                  f"loss.beta_g = 0 builds no discriminator, but stages.discriminator = {self.stages.discriminator} "

@@ -11,6 +11,7 @@ import torch
 from fakes import Air
 from fakes.fake_adi import FakeAdiModule, FakePlutoHardware
 
+import ota.link
 import ota.pluto
 from models.checkpoint import ModelCard, save_checkpoint
 from models.image_io import save_image
@@ -63,15 +64,32 @@ def test_simulate_ofdm_writes_result_image_and_plots(tiny_model: Path, image: Pa
         assert (out / name).stat().st_size > 1000, name
 
 
-def test_ofdm_awgn_link_matches_symbol_level_awgn(tiny_model: Path, image: Path, tmp_path: Path) -> None:
+def simulated_psnr(image: Path, channel: str, out: Path) -> float:
+    """PSNR of ``mse-cbr48`` (a trained model: its output depends on what it receives) at 20 dB."""
+    assert run_cli("simulate", image, "--model", "mse-cbr48", "--channel", channel, "--snr", "20",
+                   "--out", out) == 0
+    return result(out)["psnr_db"]
+
+
+def test_ofdm_awgn_link_matches_symbol_level_awgn(image: Path, tmp_path: Path) -> None:
     """Over the OFDM chain at 20 dB the generator sees what the symbol-level channel gives it."""
-    psnr = {}
-    for channel in ("awgn", "ofdm"):
-        out = tmp_path / channel
-        assert run_cli("simulate", image, "--model", tiny_model, "--channel", channel, "--snr", "20",
-                       "--out", out) == 0
-        psnr[channel] = result(out)["psnr_db"]
-    assert abs(psnr["ofdm"] - psnr["awgn"]) < 0.5
+    ofdm, awgn = (simulated_psnr(image, channel, tmp_path / channel) for channel in ("ofdm", "awgn"))
+    assert awgn > 25.0  # a trained model on a smooth image: far above what garbage would give
+    assert abs(ofdm - awgn) < 0.5
+
+
+def test_a_scrambled_payload_fails_the_ofdm_awgn_comparison(image: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above can fail: a link that delivered its symbols out of order would lose far more."""
+    awgn = simulated_psnr(image, "awgn", tmp_path / "awgn")
+    decode = ota.link.Link.decode
+
+    def scrambled(self, symbols, noise_var, erased, size):
+        order = np.random.default_rng(0).permutation(len(symbols))
+        return decode(self, symbols[order], noise_var[order], erased[order], size)
+
+    monkeypatch.setattr(ota.link.Link, "decode", scrambled)
+    assert awgn - simulated_psnr(image, "ofdm", tmp_path / "ofdm") > 5.0
 
 
 def test_a_lost_frame_is_erased_and_reported(tiny_model: Path, image: Path, tmp_path: Path) -> None:
@@ -155,25 +173,25 @@ def test_bad_input_gets_one_clear_error_and_writes_nothing(
     assert not out.exists()
 
 
-def test_default_model_over_the_lab_profile_is_within_1_db_of_awgn(tmp_path: Path) -> None:
-    """The issue's acceptance check, with the shipped default model and the default photograph.
-
-    The lab profile draws a random TDL-C channel per seed, so the check is on the mean gap over four
-    draws; each draw must still come within 2 dB. (Seed 0 is a deep frequency-selective fade: half the
-    band 10 dB below the rest, post-equalisation SNR 3.4 dB; there a model whose quality follows the
-    SNR loses 1.4 dB against AWGN, while seeds 1 to 3 lose under 0.3 dB.)
-    """
+@pytest.mark.parametrize("model", [None, "mse-cbr48"])
+def test_shipped_models_over_the_lab_profile_are_within_1_db_of_awgn(model: str | None, tmp_path: Path) -> None:
+    """The issue's acceptance check on the default photograph, for the default model and for
+    ``mse-cbr48``, whose PSNR follows the SNR most closely (the generative default gains only 0.4 dB from
+    1 to 10 dB, so a gap in SNR shows less in its PSNR). Every one of four channel draws must come within
+    1 dB of AWGN, and the draws' absolute gaps within 0.5 dB on average: a gain on one draw cannot hide a
+    loss on another."""
     gaps = []
+    chosen = ("--model", model) if model else ()
     for seed in range(4):
         psnr = {}
         for channel in ("awgn", "ofdm"):
             out = tmp_path / f"{channel}-{seed}"
             assert run_cli("simulate", "--channel", channel, "--profile", "lab", "--snr", "10", "--seed", seed,
-                           "--out", out) == 0
+                           *chosen, "--out", out) == 0
             r = result(out)
             psnr[channel] = r["psnr_db"]
         assert r["frames_decoded"] == r["frames_expected"]
-        assert abs(r["snr_db_est"] - 10) < 1.5
-        gaps.append(psnr["awgn"] - psnr["ofdm"])
-    assert max(abs(g) for g in gaps) < 2.0, gaps
-    assert abs(sum(gaps) / len(gaps)) < 1.0, gaps
+        assert abs(r["snr_db_est"] - 10) < 1.0
+        gaps.append(abs(psnr["awgn"] - psnr["ofdm"]))
+    assert max(gaps) < 1.0, gaps
+    assert sum(gaps) / len(gaps) < 0.5, gaps

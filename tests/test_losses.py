@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from models.losses import DiscriminatorLoss, GeneratorLoss
-from models.metrics import LPIPS
+from models.metrics import LPIPS, ms_ssim
 
 
 def softplus(v: float) -> float:
@@ -101,3 +101,19 @@ def test_discriminator_loss_by_hand_and_as_bce() -> None:
     assert torch.allclose(fake.grad, torch.sigmoid(fake.detach()) / 2)
     with pytest.raises(ValueError, match="differ in shape"):
         DiscriminatorLoss()(real, fake[:1])
+
+
+def test_ms_ssim_term_is_the_metric_the_results_report() -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 3, 176, 176, generator=g)
+    x_hat = (x + 0.1 * torch.randn(x.shape, generator=g)).clamp(0, 1).requires_grad_(True)
+    loss = GeneratorLoss(beta_m=0.0, beta_p=0.0, beta_g=0.0, beta_s=0.5)
+    out = loss(x, x_hat)
+    expected = ms_ssim(x_hat.detach(), x).mean().item()
+    assert out["ms_ssim"].item() == pytest.approx(expected, abs=1e-5)
+    assert out["loss"].item() == pytest.approx(0.5 * (1 - expected), abs=1e-5)
+    out["loss"].backward()
+    assert x_hat.grad.abs().sum() > 0
+    assert loss(x, x)["loss"].item() == pytest.approx(0.0, abs=1e-5)
+    with pytest.raises(ValueError, match="beta_s=0.5 needs crops of at least 161 pixels.*160x176"):
+        loss(x[..., :160, :], x_hat[..., :160, :])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import urllib.error
 from pathlib import Path
@@ -66,6 +67,20 @@ def test_ms_ssim_luma_reproduces_reference(calibration) -> None:
     distorted, reference, table = calibration
     for name, value in zip(NAMES, ms_ssim(distorted, reference, luma=True).tolist(), strict=True):
         assert abs(value - table["ms_ssim"][name]) < 0.005, (name, value, table["ms_ssim"][name])
+
+
+MS_SSIM_RGB_TOLERANCE = 2e-5  # float32 pytorch-msssim against the float64 reference: 4e-6 apart at most
+
+
+def test_ms_ssim_rgb_reproduces_an_independent_reference(calibration) -> None:
+    """RGB MS-SSIM against ``msssim.m`` transcribed to NumPy (tests/fixtures/make_ms_ssim_rgb.py): the
+    tolerance is far below the errors the fixture records (luma instead of RGB, four scales, sigma 1)."""
+    distorted, reference, _ = calibration
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "ms_ssim_rgb.json").read_text())
+    for name, value in zip(NAMES, ms_ssim(distorted, reference).tolist(), strict=True):
+        assert abs(value - fixture["ms_ssim_rgb"][name]) < MS_SSIM_RGB_TOLERANCE, (name, value)
+    for error, by_image in fixture["differences_to_catch"].items():
+        assert max(by_image.values()) > 10 * MS_SSIM_RGB_TOLERANCE, error
 
 
 def test_psnr_by_hand() -> None:

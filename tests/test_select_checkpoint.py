@@ -24,11 +24,14 @@ def test_the_rule_takes_the_lowest_lpips_above_the_psnr_floor() -> None:
     candidates = {
         "a": {"10": {"psnr_db": 22.0, "ms_ssim": 0.8, "lpips": 0.25}},
         "b": {"10": {"psnr_db": 20.0, "ms_ssim": 0.7, "lpips": 0.18}},
-        "c": {"10": {"psnr_db": 21.6, "ms_ssim": 0.8, "lpips": 0.21}},
+        "c": {"10": {"psnr_db": 21.6, "ms_ssim": 0.78, "lpips": 0.21}},
     }
     assert select(candidates, 10, 0.0) == "b"
     assert select(candidates, 10, 21.5) == "c"
     assert select(candidates, 10, 30.0) is None
+    assert select(candidates, 10, 0.0, min_ms_ssim=0.75) == "c"
+    assert select(candidates, 10, 21.5, min_ms_ssim=0.79) == "a"
+    assert select(candidates, 10, 22.5, min_ms_ssim=0.5) is None
 
 
 def test_kodak_and_an_unscored_selection_snr_are_refused(tmp_path: Path) -> None:

@@ -101,6 +101,7 @@ def test_config_round_trips_through_toml():
         ("[run]\nprecision = 'fp8'\n", "run.precision"),
         ("[channel]\nframe_erasure_prob = 1.5\n", "frame_erasure_prob"),
         ("[loss]\nbeta_g = 0.0\n", "beta_g = 0"),
+        ("[data]\ncrop = 160\n[loss]\nbeta_s = 0.2\n", "beta_s = 0.2 .*data.crop = 160"),
         ("[model]\nchannels = 33\n", "channels"),
         ("[run\n", "not valid TOML"),
     ],

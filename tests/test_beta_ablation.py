@@ -1,0 +1,55 @@
+"""The β ablation benchmark: its settings, the configuration of each, and the refusal of Kodak."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.train_config import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+# loaded by path: putting benchmarks/ on sys.path would let benchmarks/phy.py shadow the phy package
+_spec = importlib.util.spec_from_file_location("beta_ablation", ROOT / "benchmarks" / "beta_ablation.py")
+beta_ablation = sys.modules["beta_ablation"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(beta_ablation)
+AblationError, Setting = beta_ablation.AblationError, beta_ablation.Setting
+parse_args, parse_settings, setting_config = beta_ablation.parse_args, beta_ablation.parse_settings, beta_ablation.setting_config
+
+BASE = TrainConfig.from_toml(ROOT / "models" / "configs" / "generative-cbr48-cpu.toml")
+DONE = {"latent": 1200, "pretrain": 1500, "discriminator": 50, "adversarial": 0}
+
+
+def test_default_grid_spans_beta_g_with_zero_and_one_setting_without_lpips() -> None:
+    settings = parse_settings(None, base_beta_p=0.2)
+    assert [s.beta_g for s in settings if s.beta_p == 0.2] == [0.0, 3e-4, 1e-3, 3e-3, 1e-2]
+    assert [(s.beta_g, s.beta_p) for s in settings if s.beta_p == 0] == [(1e-3, 0.0)]
+    assert parse_settings("a:0.01:0.5", 0.2) == [Setting("a", 0.01, 0.5)]
+
+
+@pytest.mark.parametrize(("spec", "message"), [("a:x:0.2", "name:beta_g:beta_p"), ("a:1e-3", "name:beta_g:beta_p"),
+                                               ("a:-1:0.2", ">= 0"), ("a:0:0.2,a:1e-3:0.2", "names must differ")])
+def test_bad_settings_are_refused(spec: str, message: str) -> None:
+    with pytest.raises(AblationError, match=message):
+        parse_settings(spec, 0.2)
+
+
+def test_every_setting_trains_the_same_generator_steps_at_one_constant_rate() -> None:
+    adversarial, trains = setting_config(BASE, DONE, Setting("g", 1e-3, 0.2), 200, 3e-5)
+    assert trains == ("discriminator", "adversarial")
+    assert adversarial.stages.pretrain == 1500 and adversarial.stages.adversarial == 200
+    baseline, trains = setting_config(BASE, DONE, Setting("g0", 0.0, 0.2), 200, 3e-5)
+    assert trains == ("pretrain",)
+    assert baseline.stages.pretrain == 1700 and baseline.stages.adversarial == 0 and not baseline.uses_discriminator
+    for config in (adversarial, baseline):
+        assert config.optim.lr == 3e-5 and config.optim.final_lr_fraction == 1.0
+        assert config.loss.beta_m == BASE.loss.beta_m
+    no_lpips, _ = setting_config(BASE, DONE, Setting("p0", 1e-3, 0.0), 200, 3e-5)
+    assert not no_lpips.uses_lpips
+
+
+def test_kodak_is_refused_as_the_scoring_set() -> None:
+    with pytest.raises(AblationError, match="Kodak is the test set"):
+        parse_args(["--base", "x.pt", "--data", "d", "--eval-data", "../shared/datasets/kodak"])
