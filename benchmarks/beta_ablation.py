@@ -41,8 +41,8 @@ import torch  # noqa: E402
 from models.checkpoint import load_checkpoint  # noqa: E402
 from models.evaluate import evaluate, package_versions  # noqa: E402
 from models.image_io import list_images  # noqa: E402
-from models.metrics import LPIPS  # noqa: E402
 from models.jscc import DeepJSCC  # noqa: E402
+from models.metrics import LPIPS  # noqa: E402
 from models.train import Trainer, config_of_checkpoint, parameter_digest  # noqa: E402
 from models.train_config import TrainConfig  # noqa: E402
 

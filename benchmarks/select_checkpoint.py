@@ -8,9 +8,9 @@ Every candidate (and the ``--reference`` models, scored for comparison only) is 
 ``--snr`` over every image of ``--data`` (:func:`models.evaluate.evaluate`, 8-bit output, the same noise for
 all) and scored with PSNR, MS-SSIM and LPIPS (AlexNet). The selected candidate has the lowest mean LPIPS at
 ``--select-snr`` (default: the first SNR) among those whose PSNR there is at least ``--min-psnr`` dB
-and whose MS-SSIM is at least ``--min-ms-ssim`` (defaults 0: no floor). Writes ``OUT/selection.json``: the set, the rule, every candidate's and reference's
-means per SNR, the selected path, and whether it beats each reference on LPIPS; that record is what a
-shipped model card keeps as ``selected_on``.
+and whose MS-SSIM is at least ``--min-ms-ssim`` (defaults 0: no floor). Writes ``OUT/selection.json``: the
+set, the rule, every candidate's and reference's means per SNR, the selected path, and whether it beats each
+reference on LPIPS; that record is what a shipped model card keeps as ``selected_on``.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ with one :class:`CheckpointError` saying what was wrong.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import tempfile
@@ -170,3 +171,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path}: the weights do not fit the architecture on the model card ({config}): {summary}"
         ) from exc
     return model.to(map_location), card, raw
+
+
+def weights_sha256(path: str | Path) -> str:
+    """SHA-256 of a checkpoint's model weights (names, dtypes and bytes of its state dict), which stays
+    the same when only the card is rewritten (e.g. Kodak scores attached after shipping)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(read_checkpoint(path)["state_dict"].items()):
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

@@ -1,7 +1,7 @@
 """Training losses of the perceptual deep JSCC (CompressAI style: modules returning dicts).
 
-Generator: ``beta_m * MSE + beta_s * (1 - MS-SSIM) + beta_p * LPIPS + beta_g * adversarial``; discriminator: the non-saturating
-(binary cross-entropy) form of the conditional GAN objective
+Generator: ``beta_m * MSE + beta_s * (1 - MS-SSIM) + beta_p * LPIPS + beta_g * adversarial``;
+discriminator: the non-saturating (binary cross-entropy) form of the conditional GAN objective
 ``min_G max_D E[log D(x, s)] + E[log(1 - D(x_hat, s))]``, where D sees an image and the symbols ``s``.
 Both take the discriminator's logits (before the sigmoid).
 """

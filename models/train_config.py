@@ -109,7 +109,8 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """``[loss]``: weights of the generator loss ``beta_m*MSE + beta_s*(1 - MS-SSIM) + beta_p*LPIPS + beta_g*adversarial``.
+    """``[loss]``: weights of the generator loss
+    ``beta_m*MSE + beta_s*(1 - MS-SSIM) + beta_p*LPIPS + beta_g*adversarial``.
 
     ``beta_p = 0`` does not load the LPIPS network; ``beta_g = 0`` builds no discriminator (then the
     discriminator and adversarial stages must have 0 steps): the MSE baseline is ``beta_p = beta_g = 0``.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import platform
 from fractions import Fraction
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import scipy
 import torch
 
+from models.checkpoint import weights_sha256
 from models.evaluate import package_versions
 from models.image_io import load_image
 from models.registry import DEFAULT_MODEL, MODELS, resolve_model
@@ -206,18 +206,14 @@ def transmission_metadata(link: Link, sent: TxImage, image_name: str, snr_db: fl
     """What a capture must say about a transmission so that a replay can decode and score it."""
     return {
         "sent": {
-            "image": image_name, "model": link.name, "model_sha256": file_sha256(resolve_model(link.name)),
+            "image": image_name, "model": link.name,
+            "model_weights_sha256": weights_sha256(resolve_model(link.name)),
             "cbr": link.cbr, "snr_db": snr_db, "sequence": sequence,
             "height": sent.height, "width": sent.width, "frames": len(sent.burst.frame_starts),
         },
         "numerology": link.numerology.to_dict(),
         "frame": link.transmitter.frame_config.to_dict(),
     }
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (ties a capture to the exact checkpoint whose symbols it holds)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def report(args: argparse.Namespace, link: Link, rx: RxImage, samples: np.ndarray, wall_s: float, config: dict,

@@ -78,6 +78,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from models.channel import PAPER_SNRS_DB
+from models.checkpoint import weights_sha256
 from models.fid import FEATURE_DIM, FID, frechet_distance
 from models.image_io import list_images, load_image
 from models.metrics import DISTS, LPIPS, MS_SSIM_MIN_SIZE, compute_metrics
@@ -692,14 +693,11 @@ def _images(config: SweepConfig) -> dict[str, Path]:
     return dict(zip(names, paths, strict=True))
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _check_models(store: ResultStore, current: dict[str, str]) -> None:
-    """Refuse to mix entries of a model whose file (``current``: name -> sha256) changed since they were computed."""
+    """Refuse to mix entries of a model whose weights (``current``: name -> :func:`weights_sha256`) changed
+    since they were computed."""
     for entry in store.entries.values():
-        name, sha = entry.get("model"), entry.get("model_sha256")
+        name, sha = entry.get("model"), entry.get("model_weights_sha256")
         if name in current and sha != current[name]:
             raise SweepError(f"{store.path}: entries of model {name!r} were made with another checkpoint "
                              f"(sha256 {sha[:12]}..., now {current[name][:12]}...); use another --out")
@@ -714,7 +712,7 @@ class Sweeper:
         self.out = out
         self.links: dict[str, Link] = {}
         self.shipped = available_models()
-        self.model_sha = {name: _file_sha256(path) for name, path in self.shipped.items()}
+        self.model_sha = {name: weights_sha256(path) for name, path in self.shipped.items()}
         self.channel: Channel = SymbolChannel()
         if config.channel == "ofdm":
             if not self.shipped:
@@ -740,7 +738,7 @@ class Sweeper:
             if outcome.record.pop("k") != k:
                 raise SweepError(f"model {name!r} does not send {k} symbols for CBR {cbr_text(task.cbr)} "
                                  f"(its card says CBR {self.link(name).cbr:.5f})")
-            outcome.record["model_sha256"] = self.model_sha[name]
+            outcome.record["model_weights_sha256"] = self.model_sha[name]
         elif task.scheme == "bpg-ldpc":
             outcome = run_envelope(image, ladder, k, task.snr_db, self.config.envelope, self.channel, seed, clock)
         elif task.scheme == "bpg-ldpc-fixed":

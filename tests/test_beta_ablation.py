@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("beta_ablation", ROOT / "benchmarks" / "beta_ablation.py")
 beta_ablation = sys.modules["beta_ablation"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(beta_ablation)
-AblationError, Setting = beta_ablation.AblationError, beta_ablation.Setting
-parse_args, parse_settings, setting_config = beta_ablation.parse_args, beta_ablation.parse_settings, beta_ablation.setting_config
+AblationError, Setting, parse_args = beta_ablation.AblationError, beta_ablation.Setting, beta_ablation.parse_args
+parse_settings, setting_config = beta_ablation.parse_settings, beta_ablation.setting_config
 
 BASE = TrainConfig.from_toml(ROOT / "models" / "configs" / "generative-cbr48-cpu.toml")
 DONE = {"latent": 1200, "pretrain": 1500, "discriminator": 50, "adversarial": 0}

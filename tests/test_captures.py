@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from models.checkpoint import weights_sha256
 from models.registry import resolve_model
 from ota.cli import main
-from ota.options import file_sha256
 from phy.capture import read_capture
 
 CAPTURES = sorted((Path(__file__).parent.parent / "captures").glob("*.sigmf-meta"))
@@ -27,8 +27,8 @@ def check_capture(path: Path, out: Path) -> None:
     assert {"sent", "numerology", "expected"} <= set(meta) and isinstance(meta.get("synthetic"), bool)
     assert path.with_suffix(".sigmf-data").stat().st_size < 2 * 2**20
     sent = meta["sent"]
-    if "model_sha256" in sent:  # written by ota; a hand-made block may leave it out
-        assert file_sha256(resolve_model(sent["model"])) == sent["model_sha256"], (
+    if "model_weights_sha256" in sent:  # written by ota; a hand-made block may leave it out
+        assert weights_sha256(resolve_model(sent["model"])) == sent["model_weights_sha256"], (
             f"{path.name} was made with another {sent['model']} checkpoint: run captures/make_captures.sh"
         )
     assert main(["replay", str(path), "--out", str(out)]) == 0

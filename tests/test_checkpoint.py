@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from models import registry
-from models.checkpoint import FORMAT, CheckpointError, ModelCard, load_checkpoint, read_checkpoint, save_checkpoint
+from models.checkpoint import (
+    FORMAT,
+    CheckpointError,
+    ModelCard,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+    weights_sha256,
+)
 from models.discriminator import Discriminator
 from models.jscc import DeepJSCC, ModelConfig
 from models.registry import DEFAULT_MODEL, MODELS, ModelNotFoundError, available_models, load_model, resolve_model
@@ -112,3 +120,15 @@ def test_registry_names_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert not loaded.training and card.name == "test-cbr48"
     loaded_from_path, _ = load_model(tmp_path / MODELS["mse-cbr48"])
     assert torch.equal(loaded_from_path.encoder.head.weight, model.encoder.head.weight)
+
+
+def test_weights_digest_ignores_the_card_and_sees_every_weight(tmp_path: Path) -> None:
+    model = small_model()
+    first = save_checkpoint(tmp_path / "a.pt", model, card_for(model))
+    recarded = ModelCard.for_model("test-cbr48", model, metrics={"kodak": {"psnr": 99.0}}, notes="other card")
+    second = save_checkpoint(tmp_path / "b.pt", model, recarded)
+    assert first.read_bytes() != second.read_bytes()
+    assert weights_sha256(first) == weights_sha256(second)
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] += 1e-3
+    assert weights_sha256(save_checkpoint(tmp_path / "c.pt", model, card_for(model))) != weights_sha256(first)
