@@ -38,12 +38,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from models.checkpoint import load_checkpoint  # noqa: E402
+from models.checkpoint import load_checkpoint, read_checkpoint, weights_sha256  # noqa: E402
 from models.evaluate import evaluate, package_versions  # noqa: E402
 from models.image_io import list_images  # noqa: E402
 from models.jscc import DeepJSCC  # noqa: E402
 from models.metrics import LPIPS  # noqa: E402
-from models.train import Trainer, config_of_checkpoint, parameter_digest  # noqa: E402
+from models.train import Trainer, config_of_checkpoint  # noqa: E402
 from models.train_config import TrainConfig  # noqa: E402
 
 DEFAULT_BETA_G = (0.0, 3e-4, 1e-3, 3e-3, 1e-2)
@@ -102,8 +102,7 @@ def setting_config(base: TrainConfig, base_steps: dict[str, int], setting: Setti
 def fine_tune(base_path: Path, setting: Setting, args: argparse.Namespace) -> Path:
     """Train one setting into ``RUNS/<name>/`` (continuing a previous try); returns its ``last.pt``."""
     base = config_of_checkpoint(base_path)
-    _, _, raw = load_checkpoint(base_path)
-    base_steps = {k: int(v) for k, v in raw["trainer"]["steps"].items()}
+    base_steps = {k: int(v) for k, v in read_checkpoint(base_path)["trainer"]["steps"].items()}
     if base_steps["pretrain"] < base.stages.pretrain:
         raise AblationError(f"--base {base_path}: its pretrain stage is at {base_steps['pretrain']} of "
                             f"{base.stages.pretrain} steps; start the ablation from a finished one")
@@ -175,25 +174,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     base_path = Path(args.base)
-    settings = parse_settings(args.settings, config_of_checkpoint(base_path).loss.beta_p)
+    base = config_of_checkpoint(base_path)
+    settings = parse_settings(args.settings, base.loss.beta_p)
     images = list_images(args.eval_data)
     lpips = LPIPS()
     entries = []
     for setting in settings:
         checkpoint = fine_tune(base_path, setting, args)
-        model = load_checkpoint(checkpoint)[0]
         cache = checkpoint.with_name("scores.json")
-        digest = parameter_digest(model)
+        digest = weights_sha256(checkpoint)
         cached = json.loads(cache.read_text()) if cache.is_file() else {}
-        if cached.get("parameters") != digest or cached.get("snrs_db") != args.snr:
-            cached = {"parameters": digest, "snrs_db": args.snr,
+        if cached.get("weights_sha256") != digest or cached.get("snrs_db") != args.snr:
+            model = load_checkpoint(checkpoint)[0]
+            cached = {"weights_sha256": digest, "snrs_db": args.snr,
                       "scores": score(model, images, args.snr, lpips, args.seed)}
             cache.write_text(json.dumps(cached, indent=2) + "\n")
-        entries.append({**dataclasses.asdict(setting), "parameter_digest": digest, "scores": cached["scores"]})
+        entries.append({**dataclasses.asdict(setting), "weights_sha256": digest, "scores": cached["scores"]})
         ten = cached["scores"].get("10") or next(iter(cached["scores"].values()))
         print(f"{setting.name}: PSNR {ten['psnr_db']:.2f} dB, MS-SSIM {ten['ms_ssim']:.4f}, LPIPS {ten['lpips']:.4f}",
               flush=True)
-    base = config_of_checkpoint(base_path)
     record = {
         "what": "distortion-perception trade-off of the generator loss weights (the paper's Fig. 7), CPU-sized",
         "base": {"path": str(base_path), "sha256": hashlib.sha256(base_path.read_bytes()).hexdigest(),

@@ -173,11 +173,16 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return model.to(map_location), card, raw
 
 
-def weights_sha256(path: str | Path) -> str:
-    """SHA-256 of a checkpoint's model weights (names, dtypes and bytes of its state dict), which stays
-    the same when only the card is rewritten (e.g. Kodak scores attached after shipping)."""
+def state_dict_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict: the names, dtypes, shapes and bytes of its tensors, in name order."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(read_checkpoint(path)["state_dict"].items()):
+    for name, tensor in sorted(state_dict.items()):
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
         digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def weights_sha256(path: str | Path) -> str:
+    """SHA-256 of a checkpoint's model weights (:func:`state_dict_sha256`), which stays the same when only
+    the card is rewritten (e.g. Kodak scores attached after shipping)."""
+    return state_dict_sha256(read_checkpoint(path)["state_dict"])

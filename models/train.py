@@ -28,7 +28,6 @@ Files in the output folder (written by rank 0 only): ``config.toml`` (the effect
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 import platform
@@ -44,7 +43,7 @@ from tqdm import tqdm
 
 from models.block_transform import fit_block_klt, init_linear_paths
 from models.channel import TrainingChannel, sample_snr
-from models.checkpoint import ModelCard, load_checkpoint, read_checkpoint, save_checkpoint
+from models.checkpoint import ModelCard, load_checkpoint, read_checkpoint, save_checkpoint, state_dict_sha256
 from models.data import ImageFolderCrops, make_loader, mix_seed
 from models.discriminator import Discriminator
 from models.distributed import (
@@ -86,15 +85,6 @@ def describe_device(device: torch.device, world_size: int = 1) -> str:
         return f"{world_size} x {name}" if world_size > 1 else name
     ranks = f"{world_size} processes, " if world_size > 1 else ""
     return f"CPU ({ranks}{os.cpu_count()} cores, {torch.get_num_threads()} threads; {cpu_name()})"
-
-
-def parameter_digest(module: nn.Module) -> str:
-    """SHA-256 (first 16 hex digits) of all parameters and buffers: equal iff bit-identical."""
-    digest = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 class Trainer:
@@ -448,7 +438,8 @@ class Trainer:
         """Under torchrun: every rank prints its parameter digest; rank 0 raises if they differ."""
         if not self.context.distributed:
             return
-        digest = parameter_digest(self.model) + (parameter_digest(self.discriminator) if self.discriminator else "")
+        networks = (self.model, self.discriminator) if self.discriminator else (self.model,)
+        digest = "".join(state_dict_sha256(network.state_dict())[:16] for network in networks)
         digests: list[str] = [""] * self.context.world_size
         dist.all_gather_object(digests, digest)
         print(f"rank {self.context.rank}/{self.context.world_size}: {self.total_steps} steps, "
