@@ -186,3 +186,41 @@ def weights_sha256(path: str | Path) -> str:
     """SHA-256 of a checkpoint's model weights (:func:`state_dict_sha256`), which stays the same when only
     the card is rewritten (e.g. Kodak scores attached after shipping)."""
     return state_dict_sha256(read_checkpoint(path)["state_dict"])
+
+
+def export_weights(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    name: str | None = None,
+    notes: str | None = None,
+    metrics: dict | None = None,
+    inference: bool = False,
+    half: bool = False,
+    training: dict | None = None,
+) -> Path:
+    """Copy a training checkpoint without optimizer and scaler states (for shipping).
+
+    Keeps the weights, the card (``name``, ``notes`` and ``metrics`` replaced when given), the
+    discriminator, the step counters and the configuration, so the file can still be evaluated, shipped,
+    or fine-tuned from. With ``inference`` the weights are stored in float16 and the discriminator is
+    left out (half the size; what the registry ships), and the card's training record says so. With
+    ``half`` only the weights are stored in float16 (the discriminator kept: a compact copy of a run to
+    fine-tune from, such as a GPU machine hands back).
+    ``training`` entries are added to the card's training record (e.g. ``selected_on``).
+    """
+    model, card, raw = load_checkpoint(src)
+    if name is not None:
+        card.name = name
+    if notes is not None:
+        card.notes = notes
+    if metrics is not None:
+        card.metrics = metrics
+    keep = ("trainer", "config_toml") if inference else ("trainer", "config_toml", "discriminator")
+    card.training.update(training or {})
+    if inference:
+        card.training["stored_as"] = "float16 inference weights, without the discriminator"
+    elif half:
+        card.training["stored_as"] = "float16 weights, without optimizer states"
+    return save_checkpoint(dst, model, card, {key: raw[key] for key in keep if key in raw},
+                           dtype=torch.float16 if inference or half else None)

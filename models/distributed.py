@@ -1,4 +1,5 @@
-"""Running the trainer under ``torchrun``: process group, device per rank, DDP wrapping, loss averaging.
+"""Where the trainer runs: the device per rank under ``torchrun``, process group, DDP wrapping, loss
+averaging, and the description of the device on the model card.
 
 ``torchrun --nproc_per_node N -m ...`` (or ``python -m torch.distributed.run``) starts N processes and
 sets ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``; without them the run is a single process and nothing
@@ -9,7 +10,9 @@ Only rank 0 writes logs and checkpoints.
 from __future__ import annotations
 
 import os
+import platform
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -91,3 +94,22 @@ def mean_over_ranks(values: dict[str, float], context: DistributedContext, devic
     tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(tensor)
     return dict(zip(keys, (tensor / context.world_size).tolist(), strict=True))
+
+
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo where there is one)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def describe_device(device: torch.device, world_size: int = 1) -> str:
+    """Where training ran, for the model card, e.g. ``CPU (2 cores, 2 threads; Intel(R) Xeon(R) ...)``."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        return f"{world_size} x {name}" if world_size > 1 else name
+    ranks = f"{world_size} processes, " if world_size > 1 else ""
+    return f"CPU ({ranks}{os.cpu_count()} cores, {torch.get_num_threads()} threads; {cpu_name()})"

@@ -25,6 +25,15 @@ def load_image(path: str | Path) -> torch.Tensor:
     Returns:
         float32 tensor of shape (3, H, W) with values in [0, 1].
     """
+    return load_image_uint8(path).float().div_(255.0)
+
+
+def load_image_uint8(path: str | Path) -> torch.Tensor:
+    """Read an image file as :func:`load_image` does, without converting it.
+
+    Returns:
+        uint8 tensor of shape (3, H, W) (a quarter of the float image's memory).
+    """
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such image file")
@@ -34,7 +43,7 @@ def load_image(path: str | Path) -> torch.Tensor:
             array = np.asarray(img, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ImageError(f"{path}: not a readable image ({exc}); expected a PNG, JPEG or other RGB photo") from exc
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:

@@ -5,7 +5,7 @@
     python -m models.ship models/weights/generative-cbr48.pt --name generative-cbr48 \\
         --quality docs/quality/quality.json            # later: attach the Kodak scores to the card
 
-Writes ``models/weights/<name>.pt`` (or ``--out``) with :func:`models.train.export_weights` (``inference``):
+Writes ``models/weights/<name>.pt`` (or ``--out``) with :func:`models.checkpoint.export_weights` (``inference``):
 the card's ``training["selected_on"]`` is the validation record of ``--selection`` (what
 ``benchmarks/select_checkpoint.py`` chose it on; refused when it selected another file), its
 ``metrics["kodak_awgn"]`` the model's entry of a ``benchmarks/quality.py`` report (reported, never chosen
@@ -19,9 +19,8 @@ import json
 import sys
 from pathlib import Path
 
-from models.checkpoint import load_checkpoint
+from models.checkpoint import export_weights, load_checkpoint
 from models.registry import WEIGHTS_DIR
-from models.train import export_weights
 
 QUALITY_SOURCE = ("python benchmarks/quality.py --data ../shared/datasets/kodak (24 whole Kodak images, AWGN, "
                   "8-bit output; SNR mismatch +-1 dB; 10 % symbols erased)")

@@ -28,9 +28,8 @@ Files in the output folder (written by rank 0 only): ``config.toml`` (the effect
 from __future__ import annotations
 
 import contextlib
+import json
 import math
-import os
-import platform
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -48,15 +47,18 @@ from models.data import ImageFolderCrops, make_loader, mix_seed
 from models.discriminator import Discriminator
 from models.distributed import (
     DistributedContext,
+    describe_device,
     init_process_group,
     mean_over_ranks,
     resolve_device,
     wrap,
 )
+from models.image_bank import ImageBank
 from models.jscc import DeepJSCC
 from models.latent_stage import latent_batch, latent_forward, load_or_build_cache
 from models.losses import DiscriminatorLoss, GeneratorLoss
 from models.metrics import LPIPS, psnr
+from models.time_budget import StagePlan, TimeBudget, process_age_s
 from models.train_config import STAGES, TrainConfig
 from models.train_log import RunningMeans, TrainLog
 
@@ -66,25 +68,6 @@ TRAINER_FORMAT = 1
 
 class TrainError(ValueError):
     """A training run that cannot start or resume as asked (no data, a checkpoint that does not fit)."""
-
-
-def cpu_name() -> str:
-    """The processor's model name (from /proc/cpuinfo where there is one)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def describe_device(device: torch.device, world_size: int = 1) -> str:
-    """Where training ran, for the model card, e.g. ``CPU (2 cores, 2 threads; Intel(R) Xeon(R) ...)``."""
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        return f"{world_size} x {name}" if world_size > 1 else name
-    ranks = f"{world_size} processes, " if world_size > 1 else ""
-    return f"CPU ({ranks}{os.cpu_count()} cores, {torch.get_num_threads()} threads; {cpu_name()})"
 
 
 class Trainer:
@@ -141,6 +124,14 @@ class Trainer:
             self._init_from_klt(config.optim.klt_init_crops)
         self.trainable = self._freeze(config.optim.frozen)
         self.latents: torch.Tensor | None = None
+        self.bank: ImageBank | None = None
+        if config.run.channels_last:
+            for network in (self.model, self.discriminator):
+                if network is not None:
+                    network.to(memory_format=torch.channels_last)
+        if config.run.compile:  # the networks, not the channel and symbol mapping between them
+            self.model.encoder.compile()
+            self.model.generator.compile()
         self.model_ddp = wrap(self.model, self.context, self.device)
         self.discriminator_ddp = wrap(self.discriminator, self.context, self.device) if self.discriminator else None
 
@@ -174,6 +165,8 @@ class Trainer:
         self.stage = STAGES[0]
         self.wall_s = 0.0
         self.means = {stage: RunningMeans() for stage in STAGES}
+        self.windows: list[dict] = []  # one record per time-boxed run (ota train --minutes), over resumes
+        self.resume_lr_factor: float | None = None  # the loaded optimizer's rate / the configured one
 
     # ---- setup helpers -------------------------------------------------------------------------
 
@@ -200,15 +193,21 @@ class Trainer:
                 trainable.append(parameter)
         return trainable
 
-    def _set_learning_rates(self, stage: str) -> None:
-        """Cosine from the configured rates to ``final_lr_fraction`` of them over ``stage``'s steps."""
+    def _set_learning_rates(self, stage: str, factor: float | None = None) -> float:
+        """Set the configured rates times ``factor``; by default a cosine from 1 to ``final_lr_fraction``
+        over ``stage``'s configured steps (a function of the step). Returns the encoder + generator rate."""
         optim, total = self.config.optim, getattr(self.config.stages, stage)
-        progress = min(self.steps[stage] / max(total - 1, 1), 1.0)
-        factor = optim.final_lr_fraction + (1 - optim.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
-        lr_g = optim.latent_lr if stage == "latent" else optim.lr
+        if factor is None:
+            progress = min(self.steps[stage] / max(total - 1, 1), 1.0)
+            factor = optim.final_lr_fraction + (1 - optim.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+        lr_g = self._configured_lr(stage)
         for optimizer, lr in ((self.optimizer_g, lr_g), (self.optimizer_d, optim.discriminator_lr)):
             for group in optimizer.param_groups if optimizer is not None else ():
                 group["lr"] = lr * factor
+        return lr_g * factor
+
+    def _configured_lr(self, stage: str) -> float:
+        return self.config.optim.latent_lr if stage == "latent" else self.config.optim.lr
 
     def _amp_dtype(self) -> torch.dtype | None:
         precision = self.config.run.precision
@@ -235,27 +234,30 @@ class Trainer:
 
     # ---- one step ------------------------------------------------------------------------------
 
-    def train_step(self, stage: str, x: torch.Tensor) -> dict[str, float]:
+    def train_step(self, stage: str, x: torch.Tensor, lr_factor: float | None = None) -> dict[str, float]:
         """One optimisation step of ``stage`` on a batch ``x`` (B, 3, H, W) in [0, 1] (for the ``latent``
-        stage: TAEF2 latents (B, 32, H/8, W/8)).
+        stage: TAEF2 latents (B, 32, H/8, W/8)), at the configured learning rates times ``lr_factor``
+        (default: the step's place on the stage's cosine).
 
         The SNRs, noise and erasures are drawn from the generator seeded for step
         :attr:`total_steps`; the step counters are not advanced here (:meth:`run` does that).
 
         Returns:
             this rank's scalars: ``snr_db``, ``psnr_db``, and the losses of the stage
-            (``g_loss``, ``mse``, ``lpips``, ``adv``; ``d_loss``, ``d_real``, ``d_fake``).
+            (``g_loss``, ``mse``, ``lpips``, ``adv``; ``d_loss``, ``d_real``, ``d_fake``) and ``lr``.
         """
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
         if stage in ("discriminator", "adversarial") and self.discriminator is None:
             raise TrainError(f"the {stage} stage needs a discriminator, but loss.beta_g = 0 builds none")
         x = x.to(self.device, non_blocking=True)
-        self._set_learning_rates(stage)
+        if self.config.run.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        lr = self._set_learning_rates(stage, lr_factor)
         self.generator.manual_seed(mix_seed(self.config.run.seed, 3, self.total_steps, self.context.rank))
         snr_db = sample_snr(x.shape[0], self.config.channel.snr_choices, self.generator, self.device)
         if stage == "latent":
-            return self._latent_step(x, snr_db)
+            return self._latent_step(x, snr_db) | {"lr": lr}
         if stage == "pretrain":
             out, logs = self._generator_step(x, snr_db, self.pretrain_loss, adversarial=False)
         elif stage == "discriminator":
@@ -269,6 +271,7 @@ class Trainer:
             logs |= self._discriminator_step(x, out["x_hat"].detach(), out["latent"].detach())
         logs["snr_db"] = float(snr_db.mean())
         logs["psnr_db"] = float(psnr(out["x_hat"].detach().float().clamp(0, 1), x).mean())
+        logs["lr"] = lr
         return logs
 
     def _latent_step(self, z: torch.Tensor, snr_db: torch.Tensor) -> dict[str, float]:
@@ -318,9 +321,7 @@ class Trainer:
 
     def remaining(self, stages: Sequence[str] = STAGES) -> list[tuple[str, int]]:
         """``(stage, steps still to do)`` of the selected stages, in the canonical order."""
-        unknown = [s for s in stages if s not in STAGES]
-        if unknown:
-            raise ValueError(f"unknown stage(s) {', '.join(unknown)}; expected some of {', '.join(STAGES)}")
+        _check_stages(stages)
         plan = [(s, getattr(self.config.stages, s) - self.steps[s]) for s in STAGES if s in stages]
         plan = [(s, n) for s, n in plan if n > 0]
         if plan:
@@ -334,18 +335,44 @@ class Trainer:
                     )
         return plan
 
+    def shares(self, stages: Sequence[str] = STAGES) -> list[tuple[str, int]]:
+        """``(stage, share)`` of the selected stages a time budget trains: from the stage a resumed run is in
+        on, each weighted by its configured step count (stages configured with 0 steps are left out)."""
+        _check_stages(stages)
+        current = STAGES.index(self.stage) if self.total_steps else 0
+        plan = [(s, getattr(self.config.stages, s)) for s in STAGES[current:] if s in stages]
+        plan = [(s, n) for s, n in plan if n > 0]
+        if not plan:
+            raise TrainError(f"nothing to train within the budget: the stages {', '.join(stages)} have 0 configured "
+                             f"steps or come before the {self.stage} stage the checkpoint is in")
+        first = STAGES.index(plan[0][0])
+        for earlier in STAGES[:first]:
+            if getattr(self.config.stages, earlier) > 0 and self.steps[earlier] == 0:
+                raise TrainError(f"the {plan[0][0]} stage follows the {earlier} stage, which has not been trained; "
+                                 f"train it first (or resume a checkpoint that has)")
+        if self.context.distributed:
+            raise TrainError("a time budget (--minutes) runs in one process; under torchrun give step counts")
+        return plan
+
     def batches(self, stage: str = "pretrain") -> Iterator[torch.Tensor]:
-        """This rank's batches of ``stage`` from step :attr:`total_steps` on (endless): image crops, or
-        for the ``latent`` stage cached latents (built on first use)."""
+        """This rank's batches of ``stage`` from step :attr:`total_steps` on (endless): image crops (from
+        memory with ``data.in_memory``, else decoded by a DataLoader), or for the ``latent`` stage
+        cached latents (built on first use)."""
         if self.dataset is None:
             raise TrainError("no training images: give a data folder (data.dir in the config, or --data DIR)")
-        data = self.config.data
+        data, seed = self.config.data, self.config.run.seed
         if stage == "latent":
             return self._latent_batches()
+        if data.in_memory:
+            if self.bank is None:
+                self.bank = ImageBank(self.dataset.files, data.crop, self.device,
+                                      progress=self.progress and self.is_main)
+            return self.bank.batches(data.batch_size, seed, rank=self.context.rank,
+                                     world_size=self.context.world_size, start=self.total_steps)
         loader = make_loader(
             self.dataset,
             data.batch_size,
-            self.config.run.seed,
+            seed,
             workers=data.workers,
             rank=self.context.rank,
             world_size=self.context.world_size,
@@ -369,15 +396,19 @@ class Trainer:
                 self.device)
             step += 1
 
-    def run(self, stages: Sequence[str] = STAGES) -> dict[str, dict[str, float]]:
-        """Train the selected stages to their step counts; save ``last.pt`` at the end.
+    def run(self, stages: Sequence[str] = STAGES, budget: TimeBudget | None = None,
+            checkpoint_every_s: float | None = None) -> dict[str, dict[str, float]]:
+        """Train the selected stages to their step counts, or with a ``budget`` for as long as it lasts
+        (:mod:`models.time_budget`; the configured step counts then share the time out). Saves ``last.pt``
+        at the end, and a numbered checkpoint with ``last.pt`` every ``run.checkpoint_interval`` steps and
+        every ``checkpoint_every_s`` seconds; writes ``run.json`` (:meth:`summary`) at the end.
 
         Returns:
             per stage, the means of its last 100 logged steps (averaged over ranks).
         """
         if self.out_dir is None:
             raise TrainError("Trainer.run needs an output folder (out_dir)")
-        plan = self.remaining(stages)
+        plan = self.remaining(stages) if budget is None else self.shares(stages)
         if not plan and self.is_main:
             print(f"nothing to train: the stages {', '.join(stages)} have reached their steps "
                   f"({', '.join(f'{s} {self.steps[s]}' for s in stages)})", flush=True)
@@ -386,39 +417,27 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "config.toml").write_text(self.config.to_toml(), encoding="utf-8")
             log = TrainLog(self.out_dir / "log.csv", resume_step=self.total_steps)
-        started, wall_before = time.perf_counter(), self.wall_s
-        bar = tqdm(
-            total=sum(n for _, n in plan),
-            disable=not (self.progress and self.is_main),
-            unit="step",
-            dynamic_ncols=True,
-            mininterval=1.0,
-        )
+        self._clock = {"started": time.perf_counter(), "wall_before": self.wall_s, "steps_before": self.total_steps,
+                       "saved": time.monotonic(), "every_s": checkpoint_every_s}
+        bar = tqdm(total=sum(n for _, n in plan) if budget is None else 0, disable=not (self.progress and self.is_main),
+                   unit="step", dynamic_ncols=True, mininterval=1.0)
         batches: Iterator[torch.Tensor] = iter(())
         source = None  # what ``batches`` draws: "latents" or "images"
+        schedules: dict[str, StagePlan] = {}
         try:
-            for stage, count in plan:
+            for index, (stage, count) in enumerate(plan):
                 self.stage = stage
                 bar.set_description(stage)
                 if source != ("latents" if stage == "latent" else "images"):
                     source = "latents" if stage == "latent" else "images"
                     batches = self.batches(stage)
-                for _ in range(count):
-                    logs = mean_over_ranks(self.train_step(stage, next(batches)), self.context, self.device)
-                    self.steps[stage] += 1
-                    self.wall_s = wall_before + time.perf_counter() - started
-                    self.means[stage].add(logs)
-                    if log is not None:
-                        log.write({"step": self.total_steps, "stage": stage, "stage_step": self.steps[stage],
-                                   "wall_s": self.wall_s, **logs})
-                    if self.steps[stage] % self.config.run.log_interval == 0 or self.steps[stage] == count:
-                        bar.set_postfix(_postfix(self.means[stage].means()), refresh=False)
-                        if log is not None:
-                            log.flush()
-                    bar.update()
-                    if self.total_steps % self.config.run.checkpoint_interval == 0:
-                        self.save(self.out_dir / f"checkpoint_{self.total_steps:07d}.pt")
-                        self.save(self.out_dir / "last.pt")
+                if budget is None:
+                    for _ in range(count):
+                        self._step(stage, next(batches), None, log, bar)
+                    continue
+                schedules[stage] = self._stage_plan(stage, budget.share_s(count, sum(n for _, n in plan[index:])))
+                if not self._budgeted_stage(stage, batches, schedules[stage], budget, log, bar):
+                    break
         except KeyboardInterrupt:
             self.save(self.out_dir / "last.pt")
             if self.is_main:
@@ -430,9 +449,102 @@ class Trainer:
             if log is not None:
                 log.close()
             del batches
+        if budget is not None:
+            self.windows.append(self._window_record(budget, schedules))
         self.save(self.out_dir / "last.pt")
+        if self.is_main:
+            _write_json(self.out_dir / "run.json", self.summary(budget, schedules))
         self._check_ranks_in_sync()
         return {stage: means.means() for stage, means in self.means.items() if means.means()}
+
+    def _step(self, stage: str, x: torch.Tensor, lr_factor: float | None, log: TrainLog | None, bar: tqdm) -> None:
+        """One step of ``stage`` with its bookkeeping: counters, log row, progress bar, checkpoints."""
+        logs = mean_over_ranks(self.train_step(stage, x, lr_factor), self.context, self.device)
+        self.steps[stage] += 1
+        clock = self._clock
+        self.wall_s = clock["wall_before"] + time.perf_counter() - clock["started"]
+        self.means[stage].add({key: value for key, value in logs.items() if key != "lr"})
+        if log is not None:
+            log.write({"step": self.total_steps, "stage": stage, "stage_step": self.steps[stage],
+                       "wall_s": self.wall_s, **logs})
+        if self.steps[stage] % self.config.run.log_interval == 0:
+            bar.set_postfix(_postfix(self.means[stage].means()), refresh=False)
+            if log is not None:
+                log.flush()
+        bar.update()
+        due = clock["every_s"] is not None and time.monotonic() - clock["saved"] >= clock["every_s"]
+        if self.total_steps % self.config.run.checkpoint_interval == 0 or due:
+            self.save(self.out_dir / f"checkpoint_{self.total_steps:07d}.pt")
+            self.save(self.out_dir / "last.pt")
+            clock["saved"] = time.monotonic()
+
+    def _stage_plan(self, stage: str, seconds: float) -> StagePlan:
+        """The schedule of ``stage`` within ``seconds``: from the checkpoint's rate if a resumed run is in
+        this stage, else from the configured one."""
+        start = 1.0
+        if self.resume_lr_factor is not None and stage == self.stage and self.steps[stage] > 0:
+            start, self.resume_lr_factor = self.resume_lr_factor, None
+        return StagePlan(seconds, start=start, floor=self.config.optim.final_lr_fraction)
+
+    def _budgeted_stage(self, stage: str, batches: Iterator[torch.Tensor], plan: StagePlan, budget: TimeBudget,
+                        log: TrainLog | None, bar: tqdm) -> bool:
+        """Train ``stage`` until its plan is done (True) or the budget runs out first (False)."""
+        began, k = time.perf_counter(), 0
+        while not plan.done(k):
+            tick = time.perf_counter()
+            self._step(stage, next(batches), plan.factor(k), log, bar)
+            now = time.perf_counter()
+            fixed = plan.steps is not None
+            plan.record(k, now - tick, now - began)
+            k += 1
+            if not fixed and plan.steps is None and now - began >= plan.seconds:
+                plan.steps = k  # the stage's share ran out within the probe
+            if not fixed and plan.steps is not None:
+                bar.total += plan.steps
+                bar.refresh()
+            if budget.left_s() < (plan.median_step_s or now - tick):
+                if not plan.done(k):
+                    warnings.warn(f"the time budget ran out at step {k} of the {plan.steps or '?'} planned for the "
+                                  f"{stage} stage (the steps slowed down); stopping there", stacklevel=2)
+                return False
+        return True
+
+    def _window_record(self, budget: TimeBudget, schedules: dict[str, StagePlan]) -> dict:
+        """What one time-boxed run did, for the card: where, how long, how many steps and images."""
+        clock = self._clock
+        steps = self.total_steps - clock["steps_before"]
+        train_s = time.perf_counter() - clock["started"]
+        return {"device": describe_device(self.device), "budget_min": round(budget.seconds / 60, 3),
+                "steps": steps, "images": steps * self.config.data.batch_size, "train_s": round(train_s, 3),
+                "stages": {stage: plan.steps for stage, plan in schedules.items()}}
+
+    def summary(self, budget: TimeBudget | None = None, schedules: dict[str, StagePlan] | None = None) -> dict:
+        """``run.json``: this run's device, steps, images/s and wall time, its stage plans, and the losses."""
+        clock = self._clock
+        steps = self.total_steps - clock["steps_before"]
+        train_s = time.perf_counter() - clock["started"]
+        images = steps * self.config.data.batch_size * self.context.world_size
+        return {
+            "name": self.config.run.name,
+            "device": str(self.device),
+            "device_name": describe_device(self.device, self.context.world_size),
+            "precision": "fp32" if self.amp_dtype is None else str(self.amp_dtype).removeprefix("torch."),
+            "channels_last": self.config.run.channels_last,
+            "compile": self.config.run.compile,
+            "data_path": "memory" if self.config.data.in_memory else f"DataLoader ({self.config.data.workers} workers)",
+            "steps": dict(self.steps),
+            "total_steps": self.total_steps,
+            "steps_this_run": steps,
+            "images_this_run": images,
+            "train_s": round(train_s, 3),
+            "train_img_s": images / train_s if train_s > 0 else None,
+            "process_wall_s": round(process_age_s(), 3),
+            "budget_s": budget.seconds if budget is not None else None,
+            "stage_plans": {stage: {"seconds": round(plan.seconds, 3), "steps": plan.steps, "lr_start": plan.start,
+                                    "median_step_s": plan.median_step_s}
+                            for stage, plan in (schedules or {}).items()},
+            "losses": {stage: means.means() for stage, means in self.means.items() if means.means()},
+        }
 
     def _check_ranks_in_sync(self) -> None:
         """Under torchrun: every rank prints its parameter digest; rank 0 raises if they differ."""
@@ -464,6 +576,8 @@ class Trainer:
             "lpips": self.lpips_source or "not used",
             "torch": str(torch.__version__),
         }
+        if self.windows:
+            training["time_boxed_runs"] = list(self.windows)
         if self.dataset is not None:
             training |= {
                 "data": str(self.dataset.root),
@@ -482,6 +596,7 @@ class Trainer:
                 "wall_s": self.wall_s,
                 "world_size": self.context.world_size,
                 "loss_window": {stage: means.state_dict() for stage, means in self.means.items()},
+                "time_boxed_runs": list(self.windows),
             },
             "config_toml": self.config.to_toml(),
             "optimizer_g": self.optimizer_g.state_dict(),
@@ -516,17 +631,19 @@ class Trainer:
         trainer = raw.get("trainer", {})
         if trainer and trainer.get("format") != TRAINER_FORMAT:
             raise TrainError(f"{path}: trainer state format {trainer.get('format')!r} is not {TRAINER_FORMAT}")
+        self.stage = trainer.get("stage", STAGES[0])
         if "optimizer_g" in raw:
             self.optimizer_g.load_state_dict(raw["optimizer_g"])
             _load_scaler(self.scaler_g, raw.get("scaler_g"))
+            self.resume_lr_factor = self.optimizer_g.param_groups[0]["lr"] / self._configured_lr(self.stage)
         if self.discriminator is not None and "discriminator" in raw:
             self.discriminator.load_state_dict(raw["discriminator"])
             if "optimizer_d" in raw:
                 self.optimizer_d.load_state_dict(raw["optimizer_d"])
                 _load_scaler(self.scaler_d, raw.get("scaler_d"))
         self.steps = {stage: int(trainer.get("steps", {}).get(stage, 0)) for stage in STAGES}
-        self.stage = trainer.get("stage", STAGES[0])
         self.wall_s = float(trainer.get("wall_s", 0.0))
+        self.windows = list(trainer.get("time_boxed_runs", []))
         for stage, window in trainer.get("loss_window", {}).items():
             self.means[stage].load_state_dict(window)
         if "rng" in raw:
@@ -545,37 +662,17 @@ def config_of_checkpoint(path: str | Path) -> TrainConfig:
     return TrainConfig.from_toml_text(raw["config_toml"], source=f"{path} (echoed config)")
 
 
-def export_weights(
-    src: str | Path,
-    dst: str | Path,
-    *,
-    name: str | None = None,
-    notes: str | None = None,
-    metrics: dict | None = None,
-    inference: bool = False,
-    training: dict | None = None,
-) -> Path:
-    """Copy a training checkpoint without optimizer and scaler states (for shipping).
+def _check_stages(stages: Sequence[str]) -> None:
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(unknown)}; expected some of {', '.join(STAGES)}")
 
-    Keeps the weights, the card (``name``, ``notes`` and ``metrics`` replaced when given), the
-    discriminator, the step counters and the configuration, so the file can still be evaluated, shipped,
-    or fine-tuned from. With ``inference`` the weights are stored in float16 and the discriminator is
-    left out (half the size; what the registry ships), and the card's training record says so.
-    ``training`` entries are added to the card's training record (e.g. ``selected_on``).
-    """
-    model, card, raw = load_checkpoint(src)
-    if name is not None:
-        card.name = name
-    if notes is not None:
-        card.notes = notes
-    if metrics is not None:
-        card.metrics = metrics
-    keep = ("trainer", "config_toml") if inference else ("trainer", "config_toml", "discriminator")
-    card.training.update(training or {})
-    if inference:
-        card.training["stored_as"] = "float16 inference weights, without the discriminator"
-    return save_checkpoint(dst, model, card, {key: raw[key] for key in keep if key in raw},
-                           dtype=torch.float16 if inference else None)
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON through a temporary file (never half-written)."""
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(path)
 
 
 def _load_scaler(scaler: torch.amp.GradScaler, state: dict | None) -> None:

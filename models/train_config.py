@@ -47,6 +47,9 @@ class DataConfig:
     ``exclude``: sub-folders of ``dir`` never trained on; by default the validation split
     ``bsds500/val`` (every checkpoint, schedule and loss weight is chosen on it, Kodak is only reported).
     ``batch_size`` is per process (per GPU under torchrun).
+    ``in_memory``: decode every training image once into memory on the training device (uint8,
+    :class:`models.image_bank.ImageBank`) and cut the batches there, instead of a DataLoader decoding a
+    file per crop (same batches; ``workers`` is then unused).
     The ``latent`` stage of a generative model (:mod:`models.latent_stage`) draws ``latent_batch_size``
     latents per step from ``latent_crops`` crops of ``latent_crop`` pixels, encoded once into the file
     ``latent_cache`` (default ``latents.pt`` in the run's folder; several runs may share one file).
@@ -57,6 +60,7 @@ class DataConfig:
     crop: int = 256
     batch_size: int = 12
     workers: int = 2
+    in_memory: bool = False
     latent_cache: str | None = None
     latent_crops: int = 1024
     latent_crop: int = 256
@@ -182,6 +186,9 @@ class RunConfig:
     ``device``: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
     ``precision``: ``fp32``, or mixed precision ``bf16`` / ``fp16`` (CUDA only; on CPU the run stays
     fp32 and says so). ``threads``: torch CPU threads (0 keeps torch's default).
+    ``channels_last``: the networks and batches in NHWC memory layout (faster convolutions on tensor
+    cores). ``compile``: the encoder and generator networks through ``torch.compile`` (compiled on the first steps;
+    ``benchmarks/models.py --compile`` measures what it gains).
     ``checkpoint_interval`` and ``log_interval`` count steps over all stages.
     """
 
@@ -190,6 +197,8 @@ class RunConfig:
     device: str = "auto"
     precision: str = "fp32"
     threads: int = 0
+    channels_last: bool = False
+    compile: bool = False
     checkpoint_interval: int = 5000
     log_interval: int = 10
 

@@ -28,6 +28,7 @@ LOG_COLUMNS = (
     "d_fake",
     "latent_mse",  # latent stage: mean (z_hat - z)^2 of the TAEF2 latent
     "ms_ssim",  # batch MS-SSIM (RGB) when loss.beta_s > 0
+    "lr",  # learning rate of the encoder + generator at this step
 )
 
 

@@ -1,38 +1,40 @@
-"""The ``ota`` command line: one sub-command per module in :mod:`ota.commands`.
+"""The ``ota`` command line: one sub-command per module in :mod:`ota.commands`, imported only when used.
 
 Each module there defines ``register(subparsers)``, which adds its parser and sets
 ``func(args) -> int`` as the parser's default. Errors meant for the user are raised as
-:class:`UserError` and printed as one line, without a traceback.
+:class:`~ota.user_error.UserError` and printed as one line, without a traceback, exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 
-import ota.commands
+from ota.commands import COMMANDS
 from ota.radio import RadioError
+from ota.user_error import UserError
 
 
-class UserError(Exception):
-    """Bad input from the user: printed as one clear line, exit status 2."""
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``ota``: every command listed with its help, and the full parser of ``command`` (its
+    module imported only then, so that ``ota --help`` and each command load only what they use)."""
     parser = argparse.ArgumentParser(
         prog="ota",
         description="Perceptual deep JSCC over the air: simulate, transmit, receive, replay, train, evaluate.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(ota.commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"ota.commands.{info.name}").register(subparsers)
+    for name, help_text in COMMANDS.items():
+        if name == command:
+            importlib.import_module(f"ota.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(next((word for word in words if not word.startswith("-")), None)).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (UserError, FileNotFoundError, ValueError, RadioError) as exc:
@@ -40,7 +42,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":  # python -m ota.cli (torchrun): run the module's canonical copy, so that the
-    from ota.cli import main as canonical_main  # UserError the commands raise is the one caught there
-
-    sys.exit(canonical_main())
+if __name__ == "__main__":  # python -m ota.cli (torchrun)
+    sys.exit(main())

@@ -15,8 +15,9 @@ from models.image_io import ImageError, load_image, save_image
 from models.jscc import DeepJSCC, ModelConfig
 from models.metrics import LPIPS, compute_metrics
 from models.patches import PatchError, merge_patches, split_patches
-from ota.cli import UserError, main
+from ota.cli import main
 from ota.commands.eval import parse_snr_list
+from ota.user_error import UserError
 
 METRIC_KEYS = ("psnr_db", "ms_ssim", "lpips")
 

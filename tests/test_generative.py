@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from models.channel import TrainingChannel
-from models.checkpoint import load_checkpoint
+from models.checkpoint import export_weights, load_checkpoint
 from models.data import ImageFolderCrops
 from models.image_io import load_image
 from models.jscc import DeepJSCC, ModelConfig, ModelConfigError
@@ -18,7 +18,7 @@ from models.metrics import psnr
 from models.pretrained_weights import WeightsFileError
 from models.symbols import n_symbols
 from models.taef2 import load_taef2, taef2_decoder, taef2_encoder
-from models.train import Trainer, export_weights
+from models.train import Trainer
 from models.train_config import ConfigError, TrainConfig
 
 SMALL = ModelConfig(architecture="generative", width=16, n_res_blocks=1)

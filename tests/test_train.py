@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from models.checkpoint import read_checkpoint
+from models.checkpoint import export_weights, read_checkpoint
 from models.data import file_list_sha256
 from models.image_io import list_images
 from models.registry import load_model
-from models.train import Trainer, TrainError, config_of_checkpoint, export_weights
+from models.train import Trainer, TrainError, config_of_checkpoint
 from models.train_config import ConfigError, StagesConfig, TrainConfig, example_configs
 from ota.cli import main as ota_main
 
@@ -145,7 +145,7 @@ def test_each_stage_updates_exactly_its_networks(lpips_env):
     logs = trainer.train_step("pretrain", batch(1))
     assert trained(changed(before_m, model)), "pretrain must update the encoder and the generator"
     assert not changed(before_d, disc), "pretrain must not touch the discriminator"
-    assert set(logs) == {"g_loss", "mse", "lpips", "snr_db", "psnr_db"}
+    assert set(logs) == {"g_loss", "mse", "lpips", "snr_db", "psnr_db", "lr"}
 
     before_m, before_d = state(model), state(disc)
     logs = trainer.train_step("discriminator", batch(2))
@@ -153,13 +153,13 @@ def test_each_stage_updates_exactly_its_networks(lpips_env):
     assert {k for k in changed(before_d, disc) if k.endswith("original")} == {
         k for k in before_d if k.endswith("original")
     }
-    assert set(logs) == {"d_loss", "d_real", "d_fake", "snr_db", "psnr_db"}
+    assert set(logs) == {"d_loss", "d_real", "d_fake", "snr_db", "psnr_db", "lr"}
 
     before_m, before_d = state(model), state(disc)
     logs = trainer.train_step("adversarial", batch(3))
     assert trained(changed(before_m, model))
     assert any(k.endswith("original") for k in changed(before_d, disc))
-    assert set(logs) == {"g_loss", "mse", "lpips", "adv", "d_loss", "d_real", "d_fake", "snr_db", "psnr_db"}
+    assert set(logs) == {"g_loss", "mse", "lpips", "adv", "d_loss", "d_real", "d_fake", "snr_db", "psnr_db", "lr"}
     assert 0 < logs["lpips"] < 1.5 and logs["adv"] > 0
     assert logs["g_loss"] == pytest.approx(1e-5 * logs["mse"] + logs["lpips"] + 1e-3 * logs["adv"], rel=1e-5)
 
@@ -176,7 +176,7 @@ def test_mse_baseline_needs_no_lpips_and_no_discriminator(monkeypatch, data_dir,
     monkeypatch.delenv("JSCC_WEIGHTS_DIR", raising=False)
     trainer = Trainer(tiny(MSE), data_dir=data_dir, out_dir=tmp_path, progress=False)
     assert trainer.discriminator is None and trainer.pretrain_loss.lpips is None
-    assert set(trainer.train_step("pretrain", batch())) == {"g_loss", "mse", "snr_db", "psnr_db"}
+    assert set(trainer.train_step("pretrain", batch())) == {"g_loss", "mse", "snr_db", "psnr_db", "lr"}
     with pytest.raises(TrainError, match="discriminator"):
         trainer.train_step("adversarial", batch())
 
@@ -271,7 +271,7 @@ def test_ota_train_writes_its_files_and_resumes(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "--config", str(config), "--data", str(data_dir), "--out", str(out), "--no-progress"]
     assert ota_main([*args, "--steps", "1"]) == 0
-    assert {p.name for p in out.iterdir()} == {"config.toml", "log.csv", "last.pt"}
+    assert {p.name for p in out.iterdir()} == {"config.toml", "log.csv", "last.pt", "run.json"}
     assert "pretrain 1" in capsys.readouterr().out
     resume = ["train", "--resume", str(out / "last.pt"), "--out", str(out), "--no-progress"]
     assert ota_main(resume) == 0  # the echoed configuration (with --steps 1): nothing left to do

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 
 from ota import options
+from ota.commands import COMMANDS
 from phy.capture import write_capture
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("capture", help="record the air to SigMF", description=__doc__)
+    p = subparsers.add_parser("capture", help=COMMANDS["capture"], description=__doc__)
     p.add_argument("--seconds", type=float, required=True, help="how long to record, in seconds")
     p.add_argument("--out", required=True, metavar="PATH.sigmf-meta", help="the capture to write")
     p.add_argument("--datatype", choices=("cf32_le", "ci16_le"), default="cf32_le", help="sample format")

@@ -18,8 +18,9 @@ from models.evaluate import evaluate
 from models.image_io import list_images
 from models.metrics import LPIPS
 from models.registry import DEFAULT_MODEL, load_model
-from ota.cli import UserError
+from ota.commands import COMMANDS
 from ota.options import SNR_RANGE_DB
+from ota.user_error import UserError
 
 
 def parse_snr_list(text: str) -> list[float]:
@@ -43,7 +44,7 @@ def parse_snr_list(text: str) -> list[float]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "eval",
-        help="score a model over AWGN on a folder of images (PSNR, MS-SSIM, LPIPS per SNR)",
+        help=COMMANDS["eval"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

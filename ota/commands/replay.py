@@ -10,6 +10,7 @@ import argparse
 import time
 
 from ota import options
+from ota.commands import COMMANDS
 from ota.link import Link
 from phy.capture import read_capture
 from phy.frame_config import FrameConfig
@@ -18,7 +19,7 @@ from phy.receiver import ReceiverConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("replay", help="decode a recorded SigMF capture", description=__doc__)
+    p = subparsers.add_parser("replay", help=COMMANDS["replay"], description=__doc__)
     p.add_argument("capture", help="the capture's .sigmf-meta (or .sigmf-data) file")
     p.add_argument("--reference", default=None, help="the image that was sent (default: as the metadata says)")
     p.add_argument("--model", default=None, help="model name or checkpoint path (default: as the metadata says)")

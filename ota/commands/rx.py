@@ -11,6 +11,7 @@ import argparse
 import time
 
 from ota import options
+from ota.commands import COMMANDS
 
 
 def add_receive_options(p: argparse.ArgumentParser, default_seconds: float | None) -> None:
@@ -22,7 +23,7 @@ def add_receive_options(p: argparse.ArgumentParser, default_seconds: float | Non
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("rx", help="receive an image from a radio", description=__doc__)
+    p = subparsers.add_parser("rx", help=COMMANDS["rx"], description=__doc__)
     add_receive_options(p, default_seconds=0.5)
     options.add_model_options(p)
     options.add_phy_options(p)

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from ota import options
+from ota.commands import COMMANDS
 from ota.link import Link, RxImage, TxImage
 from phy.capture import write_capture
 from phy.channel import ChannelEmulator
@@ -23,7 +24,7 @@ from phy.reassembly import Reassembled
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "simulate",
-        help="transmit an image through a simulated channel (no radio)",
+        help=COMMANDS["simulate"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

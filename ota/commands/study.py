@@ -17,7 +17,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ota.cli import UserError
+from ota.commands import COMMANDS
+from ota.user_error import UserError
 from ota.user_study import StudyConfig, build_study, parse_cbr
 from ota.user_study_analysis import analyse, highest_less_preferred
 
@@ -25,7 +26,7 @@ from ota.user_study_analysis import analyse, highest_less_preferred
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "study",
-        help="build a 2AFC user study page from two schemes' reconstructions, and analyse its answers",
+        help=COMMANDS["study"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -23,10 +23,11 @@ import argparse
 import os
 
 from ota import options
-from ota.cli import UserError
+from ota.commands import COMMANDS
 from ota.commands.eval import parse_snr_list
 from ota.sweep import CHANNELS, PAPER_CBRS, SCHEMES, SweepConfig, as_cbr, cbr_text, run_sweep
 from ota.sweep_figures import ERROR_BARS, describe, render
+from ota.user_error import UserError
 from phy.channel_profile import PROFILES
 from phy.frame_config import FrameConfig
 
@@ -41,7 +42,7 @@ def _names(text: str, option: str) -> tuple[str, ...]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "sweep",
-        help="deep JSCC vs BPG + LDPC + QAM vs BPG + capacity over SNR and CBR: results.json, figures, claims",
+        help=COMMANDS["sweep"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -12,10 +12,11 @@ import argparse
 import time
 
 from ota import options
+from ota.commands import COMMANDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("tx", help="transmit an image on a radio", description=__doc__,
+    p = subparsers.add_parser("tx", help=COMMANDS["tx"], description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image", help="image to send (or matplotlib:grace_hopper.jpg)")
     p.add_argument("--snr", type=options.snr_db, default=10.0,
