@@ -9,8 +9,9 @@ lent GPU ends on time. The budget is turned into steps, not followed step by ste
 2. in each stage the first steps are a *probe*: the learning rate warms up linearly from 10 % of its
    starting value over :data:`PROBE_STEPS` steps (the first of them, which pays for lazy initialisation,
    is not timed) while their durations are measured;
-3. the stage's step count is then fixed from the median step time, and the learning rate falls along a
-   cosine from its starting value to ``optim.final_lr_fraction`` of the configured rate at that step.
+3. the stage's step count is then fixed from the median step time (to fill 95 % of the stage's time left),
+   and the learning rate falls along a cosine from its starting value to ``optim.final_lr_fraction`` of
+   the configured rate at that step.
 
 So the schedule is a function of the step once fixed, and the run ends with a finished cosine, not a
 cut-off one. A stage starts at its configured rate, except the stage a resumed checkpoint was in: that
@@ -33,6 +34,9 @@ PROBE_STEPS = 6
 
 WARMUP_START = 0.1
 """The warm-up starts at this fraction of the stage's starting learning rate."""
+
+PLAN_FRACTION = 0.95
+"""The step count is planned to fill this fraction of a stage's time left: a margin for slower steps."""
 
 
 def process_age_s() -> float:
@@ -107,9 +111,10 @@ class StagePlan:
             self.fix(elapsed_s)
 
     def fix(self, elapsed_s: float) -> int:
-        """Fix :attr:`steps`: the probe's steps plus as many more as the stage's time left holds."""
+        """Fix :attr:`steps`: the probe's steps plus as many more as :data:`PLAN_FRACTION` of the stage's
+        time left holds at the median step time."""
         median = statistics.median(self.step_s) if self.step_s else elapsed_s / PROBE_STEPS
-        more = int(max(0.0, self.seconds - elapsed_s) / max(median, 1e-6))
+        more = int(PLAN_FRACTION * max(0.0, self.seconds - elapsed_s) / max(median, 1e-6))
         self.steps = PROBE_STEPS + more
         return self.steps
 

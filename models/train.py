@@ -81,6 +81,8 @@ class Trainer:
         lpips_weights: AlexNet features file for LPIPS (default: ``$JSCC_WEIGHTS_DIR``).
         context: rank and world size (default: from the torchrun environment).
         progress: show a tqdm bar (rank 0 only).
+        pretrained: start a generative model's transforms from TAEF2 (``$JSCC_WEIGHTS_DIR``); False when a
+            checkpoint will be loaded over them (:meth:`load`), which then needs no TAEF2 files.
     """
 
     def __init__(
@@ -92,6 +94,7 @@ class Trainer:
         lpips_weights: str | Path | None = None,
         context: DistributedContext | None = None,
         progress: bool = True,
+        pretrained: bool = True,
     ) -> None:
         self.config = config
         self.context = context or DistributedContext.from_environment()
@@ -118,7 +121,7 @@ class Trainer:
             if config.uses_discriminator
             else None
         )
-        if config.model.architecture == "generative":
+        if config.model.architecture == "generative" and pretrained:
             self.model.load_pretrained()
         if self.dataset is not None and config.optim.klt_init_crops:
             self._init_from_klt(config.optim.klt_init_crops)

@@ -17,6 +17,7 @@ ASSET_VARIABLES = {
     "kodak": ("JSCC_KODAK_DIR", "../shared/datasets/kodak (kodim01..24.png)"),
     "train": ("JSCC_TRAIN_DIR", "../shared/datasets/train (training photographs)"),
     "fixtures": ("JSCC_FIXTURES_DIR", "../shared/fixtures (tid2013_calib/)"),
+    "packs": ("JSCC_PACKS_DIR", "../shared/packs (train_pack_small.tar)"),
 }
 
 
@@ -75,3 +76,8 @@ def train_dir() -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return asset_path("fixtures")
+
+
+@pytest.fixture(scope="session")
+def packs_dir() -> Path:
+    return asset_path("packs")

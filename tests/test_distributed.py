@@ -61,5 +61,6 @@ def test_two_ranks_train_in_sync(tmp_path):
     card = raw["card"]["training"]
     assert card["world_size"] == 2 and card["images_seen"] == 5 * 2 * 2
     assert raw["trainer"]["steps"] == {"latent": 0, "pretrain": 2, "discriminator": 1, "adversarial": 2}
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint_0000003.pt", "config.toml", "last.pt", "log.csv", "run.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint_0000003.pt", "config.toml", "last.pt", "log.csv", "run.json"]
     assert len((out / "log.csv").read_text().splitlines()) == 1 + 5  # rank 0 alone writes the log

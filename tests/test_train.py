@@ -116,14 +116,14 @@ def test_example_configs_are_valid_and_have_their_cbr():
     assert set(examples) >= {"perceptual-cbr48", "mse-cbr48", "perceptual-cbr24", "mse-cbr24"}
     for name, path in examples.items():
         config = TrainConfig.from_toml(path)
-        # a reduced recipe (-cpu, or one stage of it: -cpu-<stage>) makes the model of that name
-        assert config.run.name == re.sub(r"-cpu(-[a-z0-9]+)?$", "", name)
+        # a recipe for a machine (-cpu or -gpu, or a variant of it: -cpu-<x>) makes the model of that name
+        assert config.run.name == re.sub(r"-[cg]pu(-[a-z0-9]+)?$", "", name)
         assert round(1 / config.model.cbr) == int(re.search(r"cbr(\d+)", name).group(1))
         perceptual = name.startswith(("perceptual", "generative"))
         assert config.uses_lpips == config.uses_discriminator == perceptual
         assert (config.model.architecture == "generative") == name.startswith("generative")
         assert (config.stages.adversarial > 0) == perceptual
-        if "-cpu" not in name:  # the paper-size recipes; *-cpu* are reduced for a 2-core CPU
+        if not re.search(r"-[cg]pu", name):  # the paper-size recipes; *-cpu* are reduced for a 2-core CPU
             assert config.data.crop == 256 and config.data.batch_size == 12 and config.optim.lr == 1e-4
 
 
@@ -299,3 +299,16 @@ def test_mixed_precision_is_cuda_only():
     with pytest.warns(UserWarning, match="fp32"):
         trainer = Trainer(config, progress=False)
     assert trainer.amp_dtype is None and trainer.card().training["precision"] == "fp32"
+
+
+@pytest.mark.slow
+def test_channels_last_and_compile_train_the_same_model():
+    config = tiny(MSE)
+    losses = {}
+    for flags in ("eager", "channels_last", "compile"):
+        run = dataclasses.replace(config.run, **({flags: True} if flags != "eager" else {}))
+        trainer = Trainer(config.replace(run=run), progress=False)
+        assert (trainer.model.encoder._compiled_call_impl is not None) == (flags == "compile")
+        losses[flags] = [trainer.train_step("pretrain", batch(seed))["g_loss"] for seed in range(2)]
+    assert losses["channels_last"] == pytest.approx(losses["eager"], rel=1e-4)
+    assert losses["compile"] == pytest.approx(losses["eager"], rel=1e-4)

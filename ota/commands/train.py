@@ -124,7 +124,8 @@ def selected_stages(args: argparse.Namespace, config: TrainConfig) -> tuple[str,
 def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     out_dir = args.out or os.path.join("runs", config.run.name)
-    trainer = Trainer(config, out_dir=out_dir, lpips_weights=args.lpips_weights, progress=not args.no_progress)
+    trainer = Trainer(config, out_dir=out_dir, lpips_weights=args.lpips_weights, progress=not args.no_progress,
+                      pretrained=args.resume is None)
     try:
         if args.resume:
             trainer.load(args.resume)
