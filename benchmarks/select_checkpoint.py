@@ -7,8 +7,9 @@
 Every candidate (and the ``--reference`` models, scored for comparison only) is sent through AWGN at each
 ``--snr`` over every image of ``--data`` (:func:`models.evaluate.evaluate`, 8-bit output, the same noise for
 all) and scored with PSNR, MS-SSIM and LPIPS (AlexNet). The selected candidate has the lowest mean LPIPS at
-``--select-snr`` (default: the first SNR) among those whose PSNR there is at least ``--min-psnr`` dB
-and whose MS-SSIM is at least ``--min-ms-ssim`` (defaults 0: no floor). Writes ``OUT/selection.json``: the
+``--select-snr`` (default: the first SNR) among those whose PSNR there is at least ``--min-psnr`` dB,
+whose MS-SSIM is at least ``--min-ms-ssim`` (defaults 0: no floor) and whose LPIPS is at most ``--max-lpips``
+(default: no ceiling). Writes ``OUT/selection.json``: the
 set, the rule, every candidate's and reference's means per SNR, the selected path, and whether it beats each
 reference on LPIPS; that record is what a shipped model card keeps as ``selected_on``.
 """
@@ -43,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--select-snr", type=float, default=None, help="SNR [dB] the choice is made at (default first)")
     p.add_argument("--min-psnr", type=float, default=0.0, help="PSNR floor [dB] at the selection SNR (default 0)")
     p.add_argument("--min-ms-ssim", type=float, default=0.0, help="MS-SSIM floor at the selection SNR (default 0)")
+    p.add_argument("--max-lpips", type=float, default=float("inf"), help="LPIPS ceiling at the selection SNR")
     p.add_argument("--out", required=True, help="output folder (selection.json)")
     p.add_argument("--seed", type=int, default=0, help="seed of the channel noise (default 0)")
     args = p.parse_args(argv)
@@ -68,12 +70,14 @@ def score(name: str, images: list[Path], snrs: list[float], lpips: LPIPS, seed: 
     return {f"{entry['snr_db']:g}": entry["mean"] for entry in results["results"]}
 
 
-def select(candidates: dict[str, dict], snr: float, min_psnr: float, min_ms_ssim: float = 0.0) -> str | None:
-    """The candidate with the lowest LPIPS at ``snr`` among those with PSNR >= ``min_psnr`` and MS-SSIM >=
-    ``min_ms_ssim`` (None if none)."""
+def select(candidates: dict[str, dict], snr: float, min_psnr: float, min_ms_ssim: float = 0.0,
+           max_lpips: float = float("inf")) -> str | None:
+    """The candidate with the lowest LPIPS at ``snr`` among those with PSNR >= ``min_psnr``, MS-SSIM >=
+    ``min_ms_ssim`` and LPIPS <= ``max_lpips`` (None if none)."""
     key = f"{snr:g}"
     eligible = {name: scores[key] for name, scores in candidates.items()
-                if scores[key]["psnr_db"] >= min_psnr and scores[key]["ms_ssim"] >= min_ms_ssim}
+                if scores[key]["psnr_db"] >= min_psnr and scores[key]["ms_ssim"] >= min_ms_ssim
+                and scores[key]["lpips"] <= max_lpips}
     return min(eligible, key=lambda name: eligible[name]["lpips"]) if eligible else None
 
 
@@ -83,12 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     lpips = LPIPS()
     candidates = {name: score(name, images, args.snr, lpips, args.seed) for name in args.candidates}
     references = {name: score(name, images, args.snr, lpips, args.seed) for name in args.reference}
-    chosen = select(candidates, args.select_snr, args.min_psnr, args.min_ms_ssim)
+    chosen = select(candidates, args.select_snr, args.min_psnr, args.min_ms_ssim, args.max_lpips)
     key = f"{args.select_snr:g}"
     record = {
         "set": f"{Path(args.data).resolve()} ({len(images)} images, whole, AWGN, 8-bit output, seed {args.seed})",
         "rule": f"lowest LPIPS (alex) at {args.select_snr:g} dB among candidates with PSNR >= {args.min_psnr:g} dB "
-                f"and MS-SSIM >= {args.min_ms_ssim:g}",
+                f"and MS-SSIM >= {args.min_ms_ssim:g}" + (f" and LPIPS <= {args.max_lpips:g}"
+                                                           if args.max_lpips < float("inf") else ""),
         "snrs_db": args.snr,
         "candidates": candidates,
         "references": references,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+
+from models.checkpoint import state_dict_sha256
 
 
 @dataclass(frozen=True)
@@ -113,3 +116,16 @@ def describe_device(device: torch.device, world_size: int = 1) -> str:
         return f"{world_size} x {name}" if world_size > 1 else name
     ranks = f"{world_size} processes, " if world_size > 1 else ""
     return f"CPU ({ranks}{os.cpu_count()} cores, {torch.get_num_threads()} threads; {cpu_name()})"
+
+
+def check_ranks_in_sync(networks: Sequence[nn.Module], context: DistributedContext, steps: int) -> None:
+    """Under torchrun: every rank prints the digest of ``networks``' parameters; rank 0 raises
+    :class:`RuntimeError` if they differ (DDP went out of sync). Nothing in a single process."""
+    if not context.distributed:
+        return
+    digest = "".join(state_dict_sha256(network.state_dict())[:16] for network in networks)
+    digests: list[str] = [""] * context.world_size
+    dist.all_gather_object(digests, digest)
+    print(f"rank {context.rank}/{context.world_size}: {steps} steps, parameter digest {digest}", flush=True)
+    if context.is_main and len(set(digests)) != 1:
+        raise RuntimeError(f"ranks ended with different parameters (digests {digests}); DDP went out of sync")

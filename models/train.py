@@ -20,47 +20,46 @@ every rank); step ``t`` (counted over all stages) draws its batch from :mod:`mod
 counters, the torch RNG state and the configuration TOML) therefore resumes a run exactly: on CPU,
 N steps straight equal N/2 steps, save, load, N/2 steps, bit for bit.
 
-Files in the output folder (written by rank 0 only): ``config.toml`` (the effective configuration),
-``log.csv`` (every loss at every step, :mod:`models.train_log`), ``checkpoint_<step>.pt`` every
-``run.checkpoint_interval`` steps and ``last.pt`` (also at the end, on Ctrl-C and at every checkpoint).
+Files in the output folder (written by rank 0 only, :mod:`models.training_run`): ``config.toml`` (the
+effective configuration), ``log.csv`` (every loss at every step, :mod:`models.train_log`),
+``checkpoint_<step>.pt`` every ``run.checkpoint_interval`` steps and ``last.pt`` (also at the end, on
+Ctrl-C and at every checkpoint), ``run.json`` (this run's device, steps, images/s, losses). With a
+:class:`~models.time_budget.TimeBudget` the run is time-boxed (``ota train --minutes``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch import nn
-from tqdm import tqdm
 
 from models.block_transform import fit_block_klt, init_linear_paths
 from models.channel import TrainingChannel, sample_snr
-from models.checkpoint import ModelCard, load_checkpoint, read_checkpoint, save_checkpoint, state_dict_sha256
-from models.data import ImageFolderCrops, make_loader, mix_seed
+from models.checkpoint import ModelCard, load_checkpoint, read_checkpoint, save_checkpoint
+from models.data import mix_seed
 from models.discriminator import Discriminator
 from models.distributed import (
     DistributedContext,
+    check_ranks_in_sync,
     describe_device,
     init_process_group,
-    mean_over_ranks,
     resolve_device,
     wrap,
 )
-from models.image_bank import ImageBank
 from models.jscc import DeepJSCC
-from models.latent_stage import latent_batch, latent_forward, load_or_build_cache
+from models.latent_stage import latent_forward
 from models.losses import DiscriminatorLoss, GeneratorLoss
 from models.metrics import LPIPS, psnr
-from models.time_budget import StagePlan, TimeBudget, process_age_s
+from models.time_budget import StagePlan, TimeBudget
 from models.train_config import STAGES, TrainConfig
-from models.train_log import RunningMeans, TrainLog
+from models.train_log import RunningMeans
+from models.training_data import TrainingData
+from models.training_run import TrainingRun
 
 TRAINER_FORMAT = 1
 """Version of the ``trainer`` entry of checkpoints written here."""
@@ -108,11 +107,9 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress = progress
 
-        data_dir = data_dir if data_dir is not None else config.data.dir
-        self.dataset = (
-            ImageFolderCrops(data_dir, config.data.crop, exclude=config.data.exclude) if data_dir is not None else None
-        )
-        self.data_sha256 = self.dataset.sha256() if self.dataset is not None else None
+        self.data = TrainingData(config.data, data_dir if data_dir is not None else config.data.dir,
+                                 config.run.seed, self.device, self.context, progress and self.is_main)
+        self.dataset = self.data.dataset
 
         torch.manual_seed(mix_seed(config.run.seed, 0))
         self.model = DeepJSCC(config.model).to(self.device)
@@ -126,12 +123,9 @@ class Trainer:
         if self.dataset is not None and config.optim.klt_init_crops:
             self._init_from_klt(config.optim.klt_init_crops)
         self.trainable = self._freeze(config.optim.frozen)
-        self.latents: torch.Tensor | None = None
-        self.bank: ImageBank | None = None
-        if config.run.channels_last:
-            for network in (self.model, self.discriminator):
-                if network is not None:
-                    network.to(memory_format=torch.channels_last)
+        for network in (self.model, self.discriminator) if config.run.channels_last else ():
+            if network is not None:
+                network.to(memory_format=torch.channels_last)
         if config.run.compile:  # the networks, not the channel and symbol mapping between them
             self.model.encoder.compile()
             self.model.generator.compile()
@@ -332,10 +326,9 @@ class Trainer:
             for earlier in STAGES[:first]:
                 target = getattr(self.config.stages, earlier)
                 if self.steps[earlier] < target:
-                    raise TrainError(
-                        f"the {plan[0][0]} stage follows the {earlier} stage, which has done {self.steps[earlier]} "
-                        f"of its {target} steps; train it first (or resume a checkpoint that has)"
-                    )
+                    raise TrainError(f"the {plan[0][0]} stage follows the {earlier} stage, which has done "
+                                     f"{self.steps[earlier]} of its {target} steps; train it first (or resume a "
+                                     f"checkpoint that has)")
         return plan
 
     def shares(self, stages: Sequence[str] = STAGES) -> list[tuple[str, int]]:
@@ -358,209 +351,38 @@ class Trainer:
         return plan
 
     def batches(self, stage: str = "pretrain") -> Iterator[torch.Tensor]:
-        """This rank's batches of ``stage`` from step :attr:`total_steps` on (endless): image crops (from
-        memory with ``data.in_memory``, else decoded by a DataLoader), or for the ``latent`` stage
-        cached latents (built on first use)."""
+        """This rank's batches of ``stage`` from step :attr:`total_steps` on (endless): image crops
+        (:class:`~models.training_data.TrainingData`), or for the ``latent`` stage cached latents."""
         if self.dataset is None:
             raise TrainError("no training images: give a data folder (data.dir in the config, or --data DIR)")
-        data, seed = self.config.data, self.config.run.seed
         if stage == "latent":
-            return self._latent_batches()
-        if data.in_memory:
-            if self.bank is None:
-                self.bank = ImageBank(self.dataset.files, data.crop, self.device,
-                                      progress=self.progress and self.is_main)
-            return self.bank.batches(data.batch_size, seed, rank=self.context.rank,
-                                     world_size=self.context.world_size, start=self.total_steps)
-        loader = make_loader(
-            self.dataset,
-            data.batch_size,
-            seed,
-            workers=data.workers,
-            rank=self.context.rank,
-            world_size=self.context.world_size,
-            start=self.total_steps,
-            pin_memory=self.device.type == "cuda",
-        )
-        return iter(loader)
-
-    def _latent_batches(self) -> Iterator[torch.Tensor]:
-        """Endless latent batches from step :attr:`total_steps` on. Every rank uses the same cache (its
-        crops drawn from ``(seed, 0)``), and draws its own batches from it (``(seed, rank)``)."""
-        data, seed = self.config.data, self.config.run.seed
-        if self.latents is None:
-            path = Path(data.latent_cache) if data.latent_cache else self.out_dir / "latents.pt"
-            crops = ImageFolderCrops(self.dataset.root, data.latent_crop, exclude=data.exclude, check=False)
-            self.latents = load_or_build_cache(path, crops, self.model.encoder.analysis, data.latent_crops,
-                                               mix_seed(seed, 0), self.device)
-        step = self.total_steps
-        while True:
-            yield latent_batch(self.latents, data.latent_batch_size, mix_seed(seed, self.context.rank), step).to(
-                self.device)
-            step += 1
+            return self.data.latent_batches(self.total_steps, self.model.encoder.analysis,
+                                            self.out_dir / "latents.pt")
+        return self.data.images(self.total_steps)
 
     def run(self, stages: Sequence[str] = STAGES, budget: TimeBudget | None = None,
             checkpoint_every_s: float | None = None) -> dict[str, dict[str, float]]:
-        """Train the selected stages to their step counts, or with a ``budget`` for as long as it lasts
-        (:mod:`models.time_budget`; the configured step counts then share the time out). Saves ``last.pt``
-        at the end, and a numbered checkpoint with ``last.pt`` every ``run.checkpoint_interval`` steps and
-        every ``checkpoint_every_s`` seconds; writes ``run.json`` (:meth:`summary`) at the end.
+        """Train the selected stages to their step counts, or with a ``budget`` for as long as it lasts, in
+        one :class:`~models.training_run.TrainingRun` (``last.pt`` and ``run.json`` at the end; a numbered
+        checkpoint every ``run.checkpoint_interval`` steps and every ``checkpoint_every_s`` seconds).
 
         Returns:
             per stage, the means of its last 100 logged steps (averaged over ranks).
         """
         if self.out_dir is None:
             raise TrainError("Trainer.run needs an output folder (out_dir)")
-        plan = self.remaining(stages) if budget is None else self.shares(stages)
-        if not plan and self.is_main:
-            print(f"nothing to train: the stages {', '.join(stages)} have reached their steps "
-                  f"({', '.join(f'{s} {self.steps[s]}' for s in stages)})", flush=True)
-        log = None
-        if self.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "config.toml").write_text(self.config.to_toml(), encoding="utf-8")
-            log = TrainLog(self.out_dir / "log.csv", resume_step=self.total_steps)
-        self._clock = {"started": time.perf_counter(), "wall_before": self.wall_s, "steps_before": self.total_steps,
-                       "saved": time.monotonic(), "every_s": checkpoint_every_s}
-        bar = tqdm(total=sum(n for _, n in plan) if budget is None else 0, disable=not (self.progress and self.is_main),
-                   unit="step", dynamic_ncols=True, mininterval=1.0)
-        batches: Iterator[torch.Tensor] = iter(())
-        source = None  # what ``batches`` draws: "latents" or "images"
-        schedules: dict[str, StagePlan] = {}
-        try:
-            for index, (stage, count) in enumerate(plan):
-                self.stage = stage
-                bar.set_description(stage)
-                if source != ("latents" if stage == "latent" else "images"):
-                    source = "latents" if stage == "latent" else "images"
-                    batches = self.batches(stage)
-                if budget is None:
-                    for _ in range(count):
-                        self._step(stage, next(batches), None, log, bar)
-                    continue
-                schedules[stage] = self._stage_plan(stage, budget.share_s(count, sum(n for _, n in plan[index:])))
-                if not self._budgeted_stage(stage, batches, schedules[stage], budget, log, bar):
-                    break
-        except KeyboardInterrupt:
-            self.save(self.out_dir / "last.pt")
-            if self.is_main:
-                tqdm.write(f"interrupted at step {self.total_steps}; saved {self.out_dir / 'last.pt'} "
-                           f"(continue with --resume {self.out_dir / 'last.pt'})")
-            raise
-        finally:
-            bar.close()
-            if log is not None:
-                log.close()
-            del batches
-        if budget is not None:
-            self.windows.append(self._window_record(budget, schedules))
-        self.save(self.out_dir / "last.pt")
-        if self.is_main:
-            _write_json(self.out_dir / "run.json", self.summary(budget, schedules))
-        self._check_ranks_in_sync()
-        return {stage: means.means() for stage, means in self.means.items() if means.means()}
+        losses = TrainingRun(self, stages, budget, checkpoint_every_s).execute()
+        networks = (self.model, self.discriminator) if self.discriminator else (self.model,)
+        check_ranks_in_sync(networks, self.context, self.total_steps)
+        return losses
 
-    def _step(self, stage: str, x: torch.Tensor, lr_factor: float | None, log: TrainLog | None, bar: tqdm) -> None:
-        """One step of ``stage`` with its bookkeeping: counters, log row, progress bar, checkpoints."""
-        logs = mean_over_ranks(self.train_step(stage, x, lr_factor), self.context, self.device)
-        self.steps[stage] += 1
-        clock = self._clock
-        self.wall_s = clock["wall_before"] + time.perf_counter() - clock["started"]
-        self.means[stage].add({key: value for key, value in logs.items() if key != "lr"})
-        if log is not None:
-            log.write({"step": self.total_steps, "stage": stage, "stage_step": self.steps[stage],
-                       "wall_s": self.wall_s, **logs})
-        if self.steps[stage] % self.config.run.log_interval == 0:
-            bar.set_postfix(_postfix(self.means[stage].means()), refresh=False)
-            if log is not None:
-                log.flush()
-        bar.update()
-        due = clock["every_s"] is not None and time.monotonic() - clock["saved"] >= clock["every_s"]
-        if self.total_steps % self.config.run.checkpoint_interval == 0 or due:
-            self.save(self.out_dir / f"checkpoint_{self.total_steps:07d}.pt")
-            self.save(self.out_dir / "last.pt")
-            clock["saved"] = time.monotonic()
-
-    def _stage_plan(self, stage: str, seconds: float) -> StagePlan:
-        """The schedule of ``stage`` within ``seconds``: from the checkpoint's rate if a resumed run is in
-        this stage, else from the configured one."""
+    def stage_plan(self, stage: str, seconds: float) -> StagePlan:
+        """The time-boxed schedule of ``stage`` within ``seconds``: from the checkpoint's learning rate if a
+        resumed run is in this stage, else from the configured one."""
         start = 1.0
         if self.resume_lr_factor is not None and stage == self.stage and self.steps[stage] > 0:
             start, self.resume_lr_factor = self.resume_lr_factor, None
         return StagePlan(seconds, start=start, floor=self.config.optim.final_lr_fraction)
-
-    def _budgeted_stage(self, stage: str, batches: Iterator[torch.Tensor], plan: StagePlan, budget: TimeBudget,
-                        log: TrainLog | None, bar: tqdm) -> bool:
-        """Train ``stage`` until its plan is done (True) or the budget runs out first (False)."""
-        began, k = time.perf_counter(), 0
-        while not plan.done(k):
-            tick = time.perf_counter()
-            self._step(stage, next(batches), plan.factor(k), log, bar)
-            now = time.perf_counter()
-            fixed = plan.steps is not None
-            plan.record(k, now - tick, now - began)
-            k += 1
-            if not fixed and plan.steps is None and now - began >= plan.seconds:
-                plan.steps = k  # the stage's share ran out within the probe
-            if not fixed and plan.steps is not None:
-                bar.total += plan.steps
-                bar.refresh()
-            if budget.left_s() < (plan.median_step_s or now - tick):
-                if not plan.done(k):
-                    warnings.warn(f"the time budget ran out at step {k} of the {plan.steps or '?'} planned for the "
-                                  f"{stage} stage (the steps slowed down); stopping there", stacklevel=2)
-                return False
-        return True
-
-    def _window_record(self, budget: TimeBudget, schedules: dict[str, StagePlan]) -> dict:
-        """What one time-boxed run did, for the card: where, how long, how many steps and images."""
-        clock = self._clock
-        steps = self.total_steps - clock["steps_before"]
-        train_s = time.perf_counter() - clock["started"]
-        return {"device": describe_device(self.device), "budget_min": round(budget.seconds / 60, 3),
-                "steps": steps, "images": steps * self.config.data.batch_size, "train_s": round(train_s, 3),
-                "stages": {stage: plan.steps for stage, plan in schedules.items()}}
-
-    def summary(self, budget: TimeBudget | None = None, schedules: dict[str, StagePlan] | None = None) -> dict:
-        """``run.json``: this run's device, steps, images/s and wall time, its stage plans, and the losses."""
-        clock = self._clock
-        steps = self.total_steps - clock["steps_before"]
-        train_s = time.perf_counter() - clock["started"]
-        images = steps * self.config.data.batch_size * self.context.world_size
-        return {
-            "name": self.config.run.name,
-            "device": str(self.device),
-            "device_name": describe_device(self.device, self.context.world_size),
-            "precision": "fp32" if self.amp_dtype is None else str(self.amp_dtype).removeprefix("torch."),
-            "channels_last": self.config.run.channels_last,
-            "compile": self.config.run.compile,
-            "data_path": "memory" if self.config.data.in_memory else f"DataLoader ({self.config.data.workers} workers)",
-            "steps": dict(self.steps),
-            "total_steps": self.total_steps,
-            "steps_this_run": steps,
-            "images_this_run": images,
-            "train_s": round(train_s, 3),
-            "train_img_s": images / train_s if train_s > 0 else None,
-            "process_wall_s": round(process_age_s(), 3),
-            "budget_s": budget.seconds if budget is not None else None,
-            "stage_plans": {stage: {"seconds": round(plan.seconds, 3), "steps": plan.steps, "lr_start": plan.start,
-                                    "median_step_s": plan.median_step_s}
-                            for stage, plan in (schedules or {}).items()},
-            "losses": {stage: means.means() for stage, means in self.means.items() if means.means()},
-        }
-
-    def _check_ranks_in_sync(self) -> None:
-        """Under torchrun: every rank prints its parameter digest; rank 0 raises if they differ."""
-        if not self.context.distributed:
-            return
-        networks = (self.model, self.discriminator) if self.discriminator else (self.model,)
-        digest = "".join(state_dict_sha256(network.state_dict())[:16] for network in networks)
-        digests: list[str] = [""] * self.context.world_size
-        dist.all_gather_object(digests, digest)
-        print(f"rank {self.context.rank}/{self.context.world_size}: {self.total_steps} steps, "
-              f"parameter digest {digest}", flush=True)
-        if self.is_main and len(set(digests)) != 1:
-            raise TrainError(f"ranks ended with different parameters (digests {digests}); DDP went out of sync")
 
     # ---- checkpoints ---------------------------------------------------------------------------
 
@@ -585,7 +407,7 @@ class Trainer:
             training |= {
                 "data": str(self.dataset.root),
                 "n_images": len(self.dataset),
-                "file_list_sha256": self.data_sha256,
+                "file_list_sha256": self.data.sha256,
             }
         return ModelCard.for_model(self.config.run.name, self.model, training=training)
 
@@ -652,7 +474,7 @@ class Trainer:
         if "rng" in raw:
             torch.set_rng_state(raw["rng"]["torch"].cpu())
         data_hash = card.training.get("file_list_sha256")
-        if self.dataset is not None and data_hash and data_hash != self.data_sha256:
+        if self.dataset is not None and data_hash and data_hash != self.data.sha256:
             warnings.warn(f"{path} was trained on other images (file list {data_hash[:12]}...) than "
                           f"{self.dataset.root}; continuing on the new ones", stacklevel=2)
 
@@ -671,19 +493,8 @@ def _check_stages(stages: Sequence[str]) -> None:
         raise ValueError(f"unknown stage(s) {', '.join(unknown)}; expected some of {', '.join(STAGES)}")
 
 
-def _write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON through a temporary file (never half-written)."""
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(path)
-
-
 def _load_scaler(scaler: torch.amp.GradScaler, state: dict | None) -> None:
     """Restore a loss scaler; a run saved without fp16 (empty state) leaves it at its initial scale."""
     if state:
         scaler.load_state_dict(state)
 
-
-def _postfix(means: dict[str, float]) -> dict[str, str]:
-    keys = ("g_loss", "mse", "lpips", "adv", "d_loss", "psnr_db")
-    return {key: f"{means[key]:.4g}" for key in keys if key in means}

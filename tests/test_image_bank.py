@@ -71,7 +71,7 @@ def test_training_from_memory_is_the_same_run(folder, tmp_path):
         trainer = Trainer(config, data_dir=folder, out_dir=tmp_path / str(in_memory), progress=False)
         trainer.run(("pretrain",))
         runs[in_memory] = trainer.model.state_dict()
-        assert (trainer.bank is not None) == in_memory
+        assert (trainer.data.bank is not None) == in_memory
     assert all(torch.equal(runs[False][key], runs[True][key]) for key in runs[False])
 
 

@@ -32,6 +32,8 @@ def test_the_rule_takes_the_lowest_lpips_above_the_psnr_floor() -> None:
     assert select(candidates, 10, 0.0, min_ms_ssim=0.75) == "c"
     assert select(candidates, 10, 21.5, min_ms_ssim=0.79) == "a"
     assert select(candidates, 10, 22.5, min_ms_ssim=0.5) is None
+    assert select(candidates, 10, 21.5, max_lpips=0.22) == "c"
+    assert select(candidates, 10, 21.5, min_ms_ssim=0.79, max_lpips=0.22) is None
 
 
 def test_kodak_and_an_unscored_selection_snr_are_refused(tmp_path: Path) -> None:
