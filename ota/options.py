@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +20,7 @@ from ota.link import Link, RxImage, TxImage
 from ota.radio import Radio, RadioConfig, open_radio, parse_radio_spec
 from ota.reception import Reception
 from ota.reception import write as write_reception
+from ota.user_error import UserError
 from phy.frame_config import FrameConfig
 from phy.numerology import SUPPORTED_FFT_SIZES, Numerology
 from phy.receiver import ReceiverConfig
@@ -48,6 +50,32 @@ def cbr(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"CBR {text} must be between 0 and 1, e.g. 1/48")
     return value
+
+
+def parse_snr_list(text: str) -> list[float]:
+    """``"1,4,7"`` -> ``[1.0, 4.0, 7.0]``: comma-separated SNRs [dB] inside SNR_RANGE_DB, each once."""
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            value = float(item)
+        except ValueError:
+            raise UserError(f"--snr: '{item}' is not a number; expected comma-separated dB values like 1,4,7") from None
+        lo, hi = SNR_RANGE_DB
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise UserError(f"--snr: {item} dB is out of range; expected values from {lo:g} to {hi:g} dB")
+        if value in values:
+            raise UserError(f"--snr: {item} dB is listed twice")
+        values.append(value)
+    return values
+
+
+def add_receive_options(p: argparse.ArgumentParser, default_seconds: float | None) -> None:
+    p.add_argument("--seconds", type=float, default=default_seconds,
+                   help="how much baseband to receive, in seconds" + (
+                       f" (default {default_seconds})" if default_seconds else " (default: twice the burst)"))
+    p.add_argument("--reference", default=None, help="the image that was sent, to score the reception")
+    p.add_argument("--out", default="out/rx", help="output folder (default out/rx)")
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:

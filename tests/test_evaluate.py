@@ -16,7 +16,7 @@ from models.jscc import DeepJSCC, ModelConfig
 from models.metrics import LPIPS, compute_metrics
 from models.patches import PatchError, merge_patches, split_patches
 from ota.cli import main
-from ota.commands.eval import parse_snr_list
+from ota.options import parse_snr_list
 from ota.user_error import UserError
 
 METRIC_KEYS = ("psnr_db", "ms_ssim", "lpips")

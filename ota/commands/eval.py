@@ -8,7 +8,6 @@ non-overlapping 256x256 patches, each sent and scored on its own, and the scores
 from __future__ import annotations
 
 import argparse
-import math
 import os
 
 import torch
@@ -18,27 +17,9 @@ from models.evaluate import evaluate
 from models.image_io import list_images
 from models.metrics import LPIPS
 from models.registry import DEFAULT_MODEL, load_model
+from ota import options
 from ota.commands import COMMANDS
-from ota.options import SNR_RANGE_DB
 from ota.user_error import UserError
-
-
-def parse_snr_list(text: str) -> list[float]:
-    """``"1,4,7"`` -> ``[1.0, 4.0, 7.0]``: comma-separated SNRs [dB] inside SNR_RANGE_DB, each once."""
-    values = []
-    for item in text.split(","):
-        item = item.strip()
-        try:
-            value = float(item)
-        except ValueError:
-            raise UserError(f"--snr: '{item}' is not a number; expected comma-separated dB values like 1,4,7") from None
-        lo, hi = SNR_RANGE_DB
-        if not (math.isfinite(value) and lo <= value <= hi):
-            raise UserError(f"--snr: {item} dB is out of range; expected values from {lo:g} to {hi:g} dB")
-        if value in values:
-            raise UserError(f"--snr: {item} dB is listed twice")
-        values.append(value)
-    return values
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    snrs = parse_snr_list(args.snr)
+    snrs = options.parse_snr_list(args.snr)
     if args.data is None:
         raise UserError("--data DIR is required (or set JSCC_KODAK_DIR to the Kodak folder)")
     if args.limit is not None and args.limit < 1:

@@ -12,14 +12,13 @@ import time
 
 from ota import options
 from ota.commands import COMMANDS
-from ota.commands.rx import add_receive_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("loopback", help=COMMANDS["loopback"], description=__doc__)
     p.add_argument("image", nargs="?", help="image to send (default: a photograph shipped with matplotlib)")
     p.add_argument("--snr", type=options.snr_db, default=10.0, help="SNR in dB the encoder is conditioned on")
-    add_receive_options(p, default_seconds=None)
+    options.add_receive_options(p, default_seconds=None)
     options.add_model_options(p)
     options.add_phy_options(p)
     options.add_radio_options(p)

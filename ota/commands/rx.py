@@ -14,17 +14,9 @@ from ota import options
 from ota.commands import COMMANDS
 
 
-def add_receive_options(p: argparse.ArgumentParser, default_seconds: float | None) -> None:
-    p.add_argument("--seconds", type=float, default=default_seconds,
-                   help="how much baseband to receive, in seconds" + (
-                       f" (default {default_seconds})" if default_seconds else " (default: twice the burst)"))
-    p.add_argument("--reference", default=None, help="the image that was sent, to score the reception")
-    p.add_argument("--out", default="out/rx", help="output folder (default out/rx)")
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("rx", help=COMMANDS["rx"], description=__doc__)
-    add_receive_options(p, default_seconds=0.5)
+    options.add_receive_options(p, default_seconds=0.5)
     options.add_model_options(p)
     options.add_phy_options(p)
     options.add_radio_options(p)

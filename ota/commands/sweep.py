@@ -24,7 +24,6 @@ import os
 
 from ota import options
 from ota.commands import COMMANDS
-from ota.commands.eval import parse_snr_list
 from ota.sweep import CHANNELS, PAPER_CBRS, SCHEMES, SweepConfig, as_cbr, cbr_text, run_sweep
 from ota.sweep_figures import ERROR_BARS, describe, render
 from ota.user_error import UserError
@@ -82,7 +81,7 @@ def _config(args: argparse.Namespace) -> SweepConfig:
     return SweepConfig(
         data=args.data,
         schemes=_names(args.schemes, "--schemes"),
-        snrs_db=tuple(parse_snr_list(args.snr)),
+        snrs_db=tuple(options.parse_snr_list(args.snr)),
         cbrs=tuple(as_cbr(c) for c in _names(args.cbr, "--cbr")),
         channel=args.channel,
         profile=args.profile,
