@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up the project in ./.venv: the CPU/GPU PyTorch pair, then this package with its test tools.
 # Usage: ./install.sh            (idempotent; re-running only installs what is missing)
+#        ./install.sh --radios   also pyadi-iio with pylibiio 0.25 (the PlutoSDR backend; needs Debian's libiio0)
 # Optional radios: sudo apt-get install python3-soapysdr libiio0  (see README, "Attaching a radio")
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -9,7 +10,9 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch and torchvision are always pinned together: an unpinned torchvision drags in another torch.
 .venv/bin/python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
-.venv/bin/python -m pip install --quiet -e ".[test]"
+extras=test
+[ "${1:-}" = --radios ] && extras=test,pluto
+.venv/bin/python -m pip install --quiet -e ".[$extras]"
 # Debian's SoapySDR bindings live in the system site-packages; let the venv see them if present.
 for d in /usr/lib/python3/dist-packages; do
   if [ -f "$d/SoapySDR.py" ]; then
