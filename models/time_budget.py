@@ -14,10 +14,11 @@ lent GPU ends on time. The budget is turned into steps, not followed step by ste
    the configured rate at that step.
 
 So the schedule is a function of the step once fixed, and the run ends with a finished cosine, not a
-cut-off one. A stage starts at its configured rate, except the stage a resumed checkpoint was in: that
-one starts at the checkpoint's rate (where the last window left it; never a restart from scratch). If
-the steps slow down past the plan (a loaded machine), the run stops at the deadline anyway, with a
-warning, keeping :attr:`TimeBudget.reserve_s` for the final checkpoint.
+cut-off one (unless the steps slow down past the plan: then a stage ends when its share of the time is
+spent, and the run at the deadline, each with a warning). A stage starts at its configured rate, except
+the stage a resumed checkpoint was in: that one starts at the checkpoint's rate (where the last window
+left it; never a restart from scratch). The run keeps :attr:`TimeBudget.reserve_s` for the final
+checkpoint.
 """
 
 from __future__ import annotations

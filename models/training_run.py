@@ -146,11 +146,16 @@ class TrainingRun:
             if not fixed and plan.steps is not None:
                 bar.total += plan.steps
                 bar.refresh()
-            if self.budget.left_s() < (plan.median_step_s or now - tick):
+            step_s = plan.median_step_s or now - tick
+            if self.budget.left_s() < step_s:
                 if not plan.done(k):
                     warnings.warn(f"the time budget ran out at step {k} of the {plan.steps or '?'} planned for the "
-                                  f"{stage} stage (the steps slowed down); stopping there", stacklevel=2)
+                                  f"{stage} stage (the steps slowed down); stopping the run there", stacklevel=2)
                 return False
+            if not plan.done(k) and now - began + step_s > plan.seconds:
+                warnings.warn(f"the {stage} stage's share of the budget ran out at step {k} of the {plan.steps} "
+                              f"planned (the steps slowed down); going on to the next stage", stacklevel=2)
+                return True
         return True
 
     def _done(self) -> tuple[int, float]:

@@ -178,12 +178,18 @@ class Link:
     def receive_payload(
         self, samples: np.ndarray, kind: PayloadKind, sequence: int | None = None, total_len: int | None = None
     ) -> tuple[Reassembled | None, list[RxFrame]]:
-        """The payload of one transmission of ``kind`` in ``samples``, de-interleaved, and its frames.
+        """The payload of one transmission of ``kind`` in ``samples`` (:meth:`payload_of` its frames)."""
+        return self.payload_of(self.receive_payloads(samples), kind, sequence, total_len)
+
+    def payload_of(
+        self, frames: list[RxFrame], kind: PayloadKind, sequence: int | None = None, total_len: int | None = None
+    ) -> tuple[Reassembled | None, list[RxFrame]]:
+        """The payload of one transmission of ``kind`` among received ``frames``, de-interleaved, and its frames.
 
         With ``sequence`` None the first sequence of that kind found is used. Frames that never arrived
         are erased; ``total_len`` (when known) builds the payload even when no frame arrived.
         """
-        frames = [f for f in self.receive_payloads(samples) if f.header.payload_kind == kind]
+        frames = [f for f in frames if f.header.payload_kind == kind]
         chosen = frames[0].header.sequence if frames and sequence is None else sequence
         frames = [f for f in frames if f.header.sequence == chosen]
         if not frames and total_len is None:
@@ -195,7 +201,11 @@ class Link:
     def receive_jscc(self, samples: np.ndarray, sequence: int | None = None) -> tuple[Reassembled | None, list]:
         """The JSCC payload of one image in ``samples`` (see :meth:`receive_payload`), checked against the
         loaded model."""
-        payload, frames = self.receive_payload(samples, PayloadKind.JSCC, sequence)
+        return self.jscc_of(self.receive_payloads(samples), sequence)
+
+    def jscc_of(self, frames: list[RxFrame], sequence: int | None = None) -> tuple[Reassembled | None, list]:
+        """The JSCC payload of one image among received ``frames``, checked against the loaded model."""
+        payload, frames = self.payload_of(frames, PayloadKind.JSCC, sequence)
         if frames:
             self._check_model(frames[0].header.model_id, frames[0].header.aux)
         return payload, frames
@@ -203,7 +213,11 @@ class Link:
     def receive_image(self, samples: np.ndarray, sequence: int | None = None) -> RxImage:
         """Find the JSCC frames of one image in ``samples`` and rebuild the image (a partial reception
         still yields one: the symbols of missing frames reach the generator as erasures)."""
-        payload, frames = self.receive_jscc(samples, sequence)
+        return self.image_of(self.receive_payloads(samples), sequence)
+
+    def image_of(self, frames: list[RxFrame], sequence: int | None = None) -> RxImage:
+        """Rebuild the image of ``sequence`` (default: the first) from received ``frames``."""
+        payload, frames = self.jscc_of(frames, sequence)
         if payload is None:
             return RxImage(None, None, [])
         size = (payload.header.height, payload.header.width)

@@ -279,6 +279,8 @@ class Radio(ABC):
 
     Subclasses implement ``_apply``, ``_transmit``, ``_stop``, ``_receive`` and ``_close``; this class
     checks the arguments and that the radio is open, so that every backend behaves the same.
+    :attr:`overflows` counts the receive overflows (samples the device dropped) that the backend's library
+    reports (SoapySDR's ``SOAPY_SDR_OVERFLOW``; pyadi-iio reports none, so a Pluto's stays 0).
     """
 
     kind: ClassVar[str]
@@ -289,6 +291,7 @@ class Radio(ABC):
         self._config = config
         self.name = name
         self._closed = False
+        self.overflows = 0
 
     @property
     def config(self) -> RadioConfig:

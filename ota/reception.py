@@ -141,8 +141,9 @@ def _write_plots(reception: Reception, folder: Path) -> None:
         plots.plot_subcarrier_snr(num.occupied, first.per_subcarrier_snr_db, folder / "subcarrier_snr.png")
 
 
-def write(reception: Reception, out_dir: str | Path, versions: dict) -> dict:
-    """Score the reception and write ``out_dir`` (result.json, reconstruction.png, plots) atomically."""
+def write(reception: Reception, out_dir: str | Path, versions: dict, plots: bool = True) -> dict:
+    """Score the reception and write ``out_dir`` (result.json, reconstruction.png, and with ``plots`` the
+    figures) atomically."""
     out_dir = Path(out_dir)
     result = {**score(reception), "versions": versions}
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +151,8 @@ def write(reception: Reception, out_dir: str | Path, versions: dict) -> dict:
     try:
         if reception.rx.image is not None:
             save_image(reception.rx.image, staging / "reconstruction.png")
-        _write_plots(reception, staging)
+        if plots:
+            _write_plots(reception, staging)
         (staging / "result.json").write_text(json.dumps(result, indent=2, default=_json_default))
         out_dir.mkdir(exist_ok=True)
         for item in staging.iterdir():

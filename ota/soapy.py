@@ -101,7 +101,6 @@ class SoapyRadio(Radio):
         self._rx_stream: Any = None
         self._tx_stream: Any = None
         self._writer: _BurstWriter | None = None
-        self.overflows = 0
         self.underflows = 0
         self.timeouts = 0
         try:

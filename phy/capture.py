@@ -20,7 +20,7 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -351,6 +351,31 @@ def read_capture(path: str | Path, expected_sample_rate: float | None = None) ->
         metadata=dict(glob.get(METADATA_KEY, {})),
         global_info=glob,
     )
+
+
+def iter_capture(path: str | Path, chunk: int = 1 << 18) -> Iterator[np.ndarray]:
+    """The samples of a capture as complex64 chunks of ``chunk`` (the last shorter), read as they are needed.
+
+    Memory stays at one chunk whatever the capture's length (the data file is memory-mapped); the layout
+    is checked as :func:`read_capture` checks it, but the checksum is not (that would read the whole file
+    first). :func:`capture_info` gives the metadata.
+
+    Raises:
+        CaptureError: as :func:`read_capture` for a missing or malformed capture.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be a positive number of samples, got {chunk}")
+    meta_path, data_path, meta = _load_metadata(path)
+    datatype, _, n_samples = _check_layout(meta_path, data_path, meta)
+    if n_samples == 0:
+        return
+    full_scale = np.float32(meta["global"].get(FULL_SCALE_KEY, CI16_FULL_SCALE))
+    raw = np.memmap(data_path, dtype="<f4" if datatype == "cf32_le" else "<i2", mode="r", shape=(n_samples, 2))
+    for start in range(0, n_samples, chunk):
+        block = np.asarray(raw[start : start + chunk], dtype=np.float32)
+        if datatype == "ci16_le":
+            block /= full_scale
+        yield block.view(np.complex64).reshape(-1)
 
 
 def capture_info(path: str | Path) -> dict:

@@ -229,11 +229,11 @@ def as_samples(samples: object, chunk: int = 1 << 20, remove_dc: bool = True) ->
     if peak > 0 and not SCALE_RANGE[0] <= peak <= SCALE_RANGE[1]:
         x = x * np.float32(2.0 ** -np.round(np.log2(peak)))
     if remove_dc:
-        x = _remove_dc(x, arr, chunk)
+        x = remove_dc_offset(x, arr, chunk)
     return x
 
 
-def _remove_dc(x: np.ndarray, source: np.ndarray, chunk: int) -> np.ndarray:
+def remove_dc_offset(x: np.ndarray, source: np.ndarray, chunk: int) -> np.ndarray:
     """Subtract each chunk's mean where it exceeds ``DC_LEVEL`` of the chunk's power (copy if ``x`` is ``source``).
 
     Whether a chunk needs it is judged on every 16th sample (plenty for a -30 dB decision); the mean

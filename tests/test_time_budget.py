@@ -83,7 +83,8 @@ def test_the_budget_counts_from_the_start_of_the_process():
         TimeBudget(math.inf)
 
 
-def test_budgeted_stages_share_the_time_and_refuse_what_cannot_run(data_dir, tmp_path):
+def test_budgeted_stages_share_the_time_and_refuse_what_cannot_run(weights_dir, monkeypatch, data_dir, tmp_path):
+    monkeypatch.setenv("JSCC_WEIGHTS_DIR", str(weights_dir))
     config = TrainConfig.from_toml_text(CONFIG)
     trainer = Trainer(config, data_dir=data_dir, out_dir=tmp_path, progress=False)
     assert trainer.shares(("pretrain", "discriminator", "adversarial")) == [
@@ -118,8 +119,11 @@ def test_a_45_second_budget_ends_on_time_and_a_resume_continues_it(weights_dir, 
     with (out / "log.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == list(range(1, report["total_steps"] + 1))
-    last_pretrain = [r for r in rows if r["stage"] == "pretrain"][-1]
-    assert float(last_pretrain["lr"]) == pytest.approx(1e-5, rel=0.05)  # its cosine ran to the floor
+    pretrain = [r for r in rows if r["stage"] == "pretrain"]
+    if len(pretrain) == report["stage_plans"]["pretrain"]["steps"]:
+        assert float(pretrain[-1]["lr"]) == pytest.approx(1e-5, rel=0.05)  # its cosine ran to the floor
+    else:  # a loaded machine slowed the steps past the plan: the run said so
+        assert "share of the budget ran out" in first.stderr
     resumed = _ota_train(weights_dir, "--resume", str(out / "last.pt"), "--out", str(out), "--minutes", "0.25")
     assert resumed.returncode == 0, resumed.stderr
     again = json.loads((out / "run.json").read_text())

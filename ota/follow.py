@@ -1,0 +1,154 @@
+"""Follow mode: decode each image of an endless stream as soon as its frames are in.
+
+``ota rx --follow`` and ``ota replay PATH --follow`` feed baseband chunks to a :class:`Follower`. It runs
+them through a :class:`~phy.stream_receiver.StreamReceiver` and gathers the JSCC frames by sequence
+number; an image is decoded when all of its frames are in, or, with some missing (erased), as soon as a
+frame of another transmission arrives after it, or at the end of the stream. A sequence decoded in the
+last :data:`REMEMBERED` images is not decoded again (a cyclic transmitter repeats its burst).
+
+Per image: one line on the terminal (sequence, frames received/expected, estimated SNR, PSNR against
+``reference`` when given, latency from the arrival of the chunk that completed it to the image written),
+and ``OUT/<n>/`` with ``reconstruction.png`` and ``result.json`` (written atomically; no plots, which
+would slow the stream). ``OUT/summary.json`` is rewritten (atomically) after each image and at the end:
+``images_decoded``, ``images_incomplete``, ``frames_decoded``, ``samples_processed``, ``overflows``,
+``rx_msps`` (achieved: samples over wall time) and one entry per image.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ota.link import Link
+from ota.reception import Reception
+from ota.reception import write as write_reception
+from phy.header import PayloadKind
+from phy.receiver import RxFrame
+from phy.stream_receiver import StreamReceiver
+
+REMEMBERED = 8
+"""Recently decoded sequences whose repeated frames are ignored."""
+DC_BLOCK = 1 << 16
+"""Samples per DC-offset estimate: a frame is decoded at most this long after its end (33 ms at 2 MS/s)."""
+HOP = 1 << 16
+"""Samples between two runs of the frame receiver."""
+
+
+class Follower:
+    """Decodes the images of a stream of baseband chunks (see the module docstring).
+
+    Args:
+        link: the model and physical layer (its receiver's settings are used).
+        out_dir: where the per-image folders and ``summary.json`` go.
+        reference: the image that was sent, to score each reception (or None).
+        config: what produced the stream (echoed into every result.json and the summary).
+        versions: library versions for the result files.
+        lpips_weights: AlexNet features file for LPIPS.
+        print_line: where the one-line reports go.
+    """
+
+    def __init__(self, link: Link, out_dir: str | Path, *, reference: torch.Tensor | None = None,
+                 config: dict | None = None, versions: dict | None = None, lpips_weights: str | None = None,
+                 print_line=print) -> None:
+        self.link = link
+        self.out_dir = Path(out_dir)
+        self.reference = reference
+        self.config = config or {}
+        self.versions = versions or {}
+        self.lpips_weights = lpips_weights
+        self.print_line = print_line
+        self.stream = StreamReceiver(link.receiver, hop=HOP, block=DC_BLOCK)
+        self._pending: dict[int, list[RxFrame]] = {}
+        self._decoded: deque[int] = deque(maxlen=REMEMBERED)
+        self._started = time.perf_counter()
+        self.images: list[dict] = []
+        self.frames_decoded = 0
+        self.overflows = 0
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def push(self, samples: np.ndarray, overflows: int = 0) -> list[dict]:
+        """Receive a chunk (``overflows``: the radio's count so far); the results of the images it completed."""
+        arrived = time.perf_counter()
+        self.overflows = max(self.overflows, overflows)
+        return self._accept(self.stream.push(samples), arrived)
+
+    def finish(self) -> list[dict]:
+        """End of stream (or Ctrl-C): decode what is left, incomplete images included; write the summary."""
+        arrived = time.perf_counter()
+        results = self._accept(self.stream.finish(), arrived)
+        for sequence in list(self._pending):
+            results.append(self._decode(sequence, arrived))
+        self.write_summary()
+        return results
+
+    def _accept(self, frames: list[RxFrame], arrived: float) -> list[dict]:
+        results = []
+        for frame in frames:
+            header = frame.header
+            if header.payload_kind != PayloadKind.JSCC or header.sequence in self._decoded:
+                continue
+            for sequence in [s for s in self._pending if s != header.sequence]:  # its transmission is over
+                results.append(self._decode(sequence, arrived))
+            self._pending.setdefault(header.sequence, []).append(frame)
+            indices = {f.header.frame_index for f in self._pending[header.sequence]}
+            if len(indices) >= header.frame_count:
+                results.append(self._decode(header.sequence, arrived))
+        return results
+
+    def _decode(self, sequence: int, arrived: float) -> dict:
+        """Rebuild, score and write one image; report it in one line and in the summary."""
+        frames = self._pending.pop(sequence)
+        self._decoded.append(sequence)
+        started = time.perf_counter()
+        rx = self.link.image_of(frames, sequence)
+        index = len(self.images)
+        reception = Reception(rx=rx, samples=np.zeros(0, np.complex64), numerology=self.link.numerology,
+                              cbr=self.link.cbr, wall_s=time.perf_counter() - started,
+                              config={**self.config, "sequence": sequence}, reference=self.reference,
+                              lpips_weights=self.lpips_weights)
+        result = write_reception(reception, self.out_dir / f"{index:05d}", self.versions, plots=False)
+        latency_ms = 1e3 * (time.perf_counter() - arrived)
+        entry = {"index": index, "sequence": sequence, "frames_decoded": result["frames_decoded"],
+                 "frames_expected": result["frames_expected"], "snr_db_est": result["snr_db_est"],
+                 "psnr_db": result["psnr_db"], "latency_ms": latency_ms,
+                 "complete": result["frames_decoded"] == result["frames_expected"]}
+        self.images.append(entry)
+        self.frames_decoded += len({f.header.frame_index for f in frames})
+        self.print_line(_line(entry))
+        self.write_summary()
+        return entry
+
+    def summary(self) -> dict:
+        wall_s = time.perf_counter() - self._started
+        samples = self.stream.samples_processed
+        return {
+            "images_decoded": len(self.images),
+            "images_incomplete": sum(not image["complete"] for image in self.images),
+            "frames_decoded": self.frames_decoded,
+            "samples_processed": samples,
+            "overflows": self.overflows,
+            "rx_msps": samples / wall_s / 1e6 if wall_s > 0 else None,
+            "wall_s": wall_s,
+            "config": self.config,
+            "images": self.images,
+        }
+
+    def write_summary(self) -> Path:
+        """``OUT/summary.json``, replaced atomically."""
+        path = self.out_dir / "summary.json"
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(self.summary(), indent=2, default=str))
+        temporary.replace(path)
+        return path
+
+
+def _line(entry: dict) -> str:
+    snr = "n/a" if entry["snr_db_est"] is None else f"{entry['snr_db_est']:.1f} dB"
+    psnr = "" if entry["psnr_db"] is None else f"  PSNR {entry['psnr_db']:.2f} dB"
+    return (f"image {entry['index']} (sequence {entry['sequence']}): frames {entry['frames_decoded']}/"
+            f"{entry['frames_expected']}  SNR est {snr}{psnr}  latency {entry['latency_ms']:.0f} ms")
