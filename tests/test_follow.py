@@ -1,0 +1,139 @@
+"""Follow mode: ``ota tx --count`` into one capture, ``ota replay --follow`` and ``ota rx --follow`` decode
+each image of it as it arrives, through a channel the project has not seen, with flat memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ota.commands.replay as replay_command
+from ota.cli import main
+from phy.capture import capture_info, read_capture, write_capture
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+MODEL = "mse-cbr48"  # the fastest decoder: the test is about the stream, not the model
+SNR_DB = 16.0
+
+
+def _unseen_channel(samples: np.ndarray, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Three static paths at 0, 5 and 11 samples, a 1.7 kHz CFO, a 113-sample delay, AWGN at 16 dB.
+
+    Written here for this test only: none of the project's channel profiles (phy.channel_profile) is it.
+    """
+    taps = np.zeros(12, np.complex64)
+    taps[[0, 5, 11]] = [0.9, 0.35 * np.exp(1j), 0.2 * np.exp(-2j)]
+    taps /= np.linalg.norm(taps)
+    y = np.convolve(np.concatenate([np.zeros(113, np.complex64), samples]), taps)[: samples.size + 113]
+    y = y * np.exp(2j * np.pi * 1700.0 / sample_rate * np.arange(y.size))
+    active = np.abs(samples) > 0
+    power = float(np.mean(np.abs(samples[active]) ** 2))
+    noise = rng.standard_normal(y.size) + 1j * rng.standard_normal(y.size)
+    return (y + noise * np.sqrt(power / 10 ** (SNR_DB / 10) / 2)).astype(np.complex64)
+
+
+@pytest.fixture(scope="module")
+def kodim23(kodak_dir) -> Path:
+    return kodak_dir / "kodim23.png"
+
+
+def _transmissions(kodim23: Path, folder: Path, count: int) -> Path:
+    """``ota tx --count`` into a capture, then the capture through :func:`_unseen_channel`."""
+    clean = folder / f"clean{count}.sigmf-meta"
+    assert main(["tx", str(kodim23), "--model", MODEL, "--radio", "capture", "--capture", str(clean),
+                 "--count", str(count)]) == 0
+    capture = read_capture(clean)
+    impaired = _unseen_channel(capture.samples, capture.sample_rate, np.random.default_rng(count))
+    path = folder / f"impaired{count}.sigmf-meta"
+    write_capture(path, impaired, capture.sample_rate, capture.center_freq or 915e6, metadata=capture.metadata)
+    return path
+
+
+@pytest.fixture(scope="module")
+def streams(kodim23, tmp_path_factory) -> dict[int, Path]:
+    folder = tmp_path_factory.mktemp("follow")
+    return {count: _transmissions(kodim23, folder, count) for count in (5, 30)}
+
+
+def test_tx_count_writes_the_transmissions_back_to_back(streams):
+    info = capture_info(streams[30])
+    assert info["metadata"]["sent"]["count"] == 30 and info["metadata"]["sent"]["sequence"] == 0
+    clean = read_capture(streams[30].with_name("clean30.sigmf-meta"))
+    assert len(clean.annotations) == 30  # one burst each, with its gap of silence
+    assert clean.samples.size == 30 * (clean.annotations[0]["sample_count"])
+
+
+def _replay_rss(capture: Path, out: Path, reference: Path) -> tuple[dict, float]:
+    """``ota replay --follow`` in a fresh process: its summary and its peak resident memory [MB]."""
+    code = ("import resource, sys; from ota.cli import main; rc = main(sys.argv[1:]); "
+            "print('PEAK_RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code, "replay", str(capture), "--follow", "--chunk", "20000",
+                           "--reference", str(reference), "--out", str(out)], cwd=REPOSITORY,
+                          env={**os.environ, "PYTHONPATH": str(REPOSITORY)}, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert sum(line.startswith("image ") for line in lines) == json.loads((out / "summary.json").read_text())[
+        "images_decoded"]  # one line per image
+    peak = float(next(line.split()[1] for line in lines if line.startswith("PEAK_RSS_MB")))
+    return json.loads((out / "summary.json").read_text()), peak
+
+
+@pytest.mark.slow
+def test_replay_follow_decodes_all_30_in_order_with_flat_memory(streams, kodim23, weights_dir, tmp_path):
+    summary, peak30 = _replay_rss(streams[30], tmp_path / "thirty", kodim23)
+    assert summary["images_decoded"] == 30 and summary["images_incomplete"] == 0
+    assert [image["sequence"] for image in summary["images"]] == list(range(30))
+    assert summary["frames_decoded"] == 30 * summary["images"][0]["frames_expected"]
+    assert summary["samples_processed"] == capture_info(streams[30])["n_samples"] and summary["overflows"] == 0
+    assert summary["rx_msps"] > 0
+    assert all(image["psnr_db"] > 22 for image in summary["images"])  # mse-cbr48 gives 24.4 dB clean
+    for index in (0, 29):
+        result = json.loads((tmp_path / "thirty" / f"{index:05d}" / "result.json").read_text())
+        assert result["config"]["sequence"] == index and (tmp_path / "thirty" / f"{index:05d}" /
+                                                           "reconstruction.png").is_file()
+    five, peak5 = _replay_rss(streams[5], tmp_path / "five", kodim23)
+    assert five["images_decoded"] == 5
+    assert peak30 <= 1.10 * peak5, (peak30, peak5)
+
+
+def test_rx_follow_from_a_replayed_capture_stops_at_its_end(streams, kodim23, tmp_path, capsys):
+    out = tmp_path / "rx"
+    assert main(["rx", "--radio", "capture", "--capture", str(streams[5]), "--model", MODEL, "--follow",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [image["sequence"] for image in summary["images"]] == list(range(5))
+    assert summary["config"]["radio"]["kind"] == "capture"
+    assert "end of the capture" in capsys.readouterr().out
+
+
+def test_ctrl_c_finishes_the_current_image_and_writes_the_summary(streams, tmp_path, monkeypatch):
+    real = replay_command.iter_capture
+    chunk = capture_info(streams[5])["n_samples"] // 5 // 4  # a quarter of one transmission
+
+    def interrupted(path, size):
+        for index, block in enumerate(real(path, size)):
+            if index == 10:  # in the middle of the third transmission
+                raise KeyboardInterrupt
+            yield block
+
+    monkeypatch.setattr(replay_command, "iter_capture", interrupted)
+    out = tmp_path / "stopped"
+    assert main(["replay", str(streams[5]), "--follow", "--chunk", str(chunk), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images_decoded"] == 3 and summary["images_incomplete"] == 1
+    assert [image["complete"] for image in summary["images"]] == [True, True, False]
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))
+
+
+@pytest.mark.parametrize(("args", "named"), [(["--count", "0"], "--count"), (["--sequence", "65535", "--count", "2"],
+                                                                            "sequence numbers")])
+def test_bad_counts_are_refused(kodim23, tmp_path, capsys, args, named):
+    capture = tmp_path / "x.sigmf-meta"
+    assert main(["tx", str(kodim23), "--model", MODEL, "--radio", "capture", "--capture", str(capture), *args]) == 2
+    assert named in capsys.readouterr().err and not capture.exists()
