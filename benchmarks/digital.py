@@ -35,12 +35,12 @@ from pathlib import Path
 import numpy as np
 import pillow_heif
 import torch
-from tqdm import tqdm
 
 if __name__ == "__main__" and not __package__:  # run as a file: its folder would shadow the packages
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from models.image_io import list_images, load_image  # noqa: E402
+from models.progress import Progress  # noqa: E402
 from models.symbols import n_symbols  # noqa: E402
 from ota.digital_chain import (  # noqa: E402
     CONFIGURATIONS,
@@ -143,7 +143,7 @@ def bench_config(scheme: DigitalScheme, image: torch.Tensor, k: int, args: argpa
 def bench_throughput(args: argparse.Namespace, rng: np.random.Generator) -> dict:
     """Information Mbit/s of LDPC decoding and encoding, batch 1 and 16."""
     results = {}
-    for name, (n_info, n_coded, modulation, es_n0) in tqdm(THROUGHPUT_CODES.items(), desc="LDPC throughput"):
+    for name, (n_info, n_coded, modulation, es_n0) in Progress(THROUGHPUT_CODES.items(), desc="LDPC throughput"):
         qam = Qam(modulation)
         code = LdpcCode(n_info, n_coded, bits_per_symbol=qam.bits_per_symbol)
         entry = {"code": code.describe(), "es_n0_db": es_n0}
@@ -166,7 +166,7 @@ def bench_bler(args: argparse.Namespace, rng: np.random.Generator) -> dict:
     """BLER of rate-1/2 QPSK, n = 6144, over AWGN on the grid, and its 10 % point."""
     code, qam = LdpcCode(3072, 6144, bits_per_symbol=2), Qam("qpsk")
     grid = sorted(args.bler_grid)
-    bler = [block_error_rate(code, qam, es_n0, args.bler_blocks, rng) for es_n0 in tqdm(grid, desc="BLER")]
+    bler = [block_error_rate(code, qam, es_n0, args.bler_blocks, rng) for es_n0 in Progress(grid, desc="BLER")]
     return {"code": code.describe(), "blocks_per_point": args.bler_blocks, "es_n0_db": grid, "bler": bler,
             "threshold_db_bler_0.1": threshold_db(grid, bler)}
 
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         raise SystemExit(f"unknown configuration(s) {unknown}; known: {', '.join(configs)}")
     per_config = [bench_config(DigitalScheme.from_config(configs[n]), image, k, args, rng)
-                  for n in tqdm(names, desc="configurations")]
+                  for n in Progress(names, desc="configurations")]
     results = {
         "benchmark": "digital",
         "image": {"source": image_source, "height": height, "width": width, "cbr": args.cbr, "k_symbols": k},

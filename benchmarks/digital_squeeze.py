@@ -32,13 +32,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 if __name__ == "__main__" and not __package__:  # run as a file: its folder would shadow the packages
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from models.image_io import list_images, load_image  # noqa: E402
 from models.metrics import LPIPS, compute_metrics  # noqa: E402
+from models.progress import Progress  # noqa: E402
 from ota.digital_chain import lost_image  # noqa: E402
 from ota.hevc import QualityLadder, decode  # noqa: E402
 from ota.sweep import DIGITAL_SCHEMES, SweepError, as_cbr, cbr_text, versions, write_json  # noqa: E402
@@ -131,7 +131,7 @@ def score_entries(entries: list[dict], data: Path, chroma: str, lpips: LPIPS,
         raise DigitalSqueezeError(f"{data} lacks image(s) {', '.join(absent)} of the sweep; pass its --data")
     originals: dict[str, tuple[torch.Tensor, QualityLadder]] = {}  # image -> (original, its HEVC codings)
     scored: dict[str, dict[str, dict]] = {}
-    for entry in tqdm(entries, desc="digital squeeze", unit="entry"):
+    for entry in Progress(entries, desc="digital squeeze", unit="entry"):
         name = entry["image"]
         if name not in originals:
             original = load_image(paths[name])

@@ -6,7 +6,9 @@ Writes ``DIR/e2e.json``: per device (CPU, and CUDA when present) the median over
 ``encode_ms``, ``tx_ms`` (framing and OFDM modulation), ``channel_ms`` (the emulator), ``rx_ms``
 (detection, synchronisation, equalisation, reassembly), ``decode_ms`` (generator) and ``total_ms``;
 the air time of the burst at 2 MS/s and 20 MS/s and the real-time factor (air time / processing
-time without the emulator: above 1 keeps up with the air).
+time without the emulator: above 1 keeps up with the air). ``commands``: whole command lines as a user
+runs them, process start to exit (median over the repeats): ``ota --help``, and ``ota simulate`` of the
+image over the profile, its files written.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,6 +79,26 @@ def bench_device(device: str, args: argparse.Namespace, image: torch.Tensor) -> 
     }
 
 
+def command_times(spec: str, args: argparse.Namespace) -> dict:
+    """Seconds from process start to exit of ``ota --help`` and of ``ota simulate`` (files written)."""
+    ota = [sys.executable, "-m", "ota.cli"]
+    with tempfile.TemporaryDirectory() as folder:
+        lines = {
+            "help_s": [*ota, "--help"],
+            "simulate_s": [*ota, "simulate", spec, "--model", args.model, "--channel", "ofdm", "--profile",
+                           args.profile, "--snr", str(args.snr), "--out", folder],
+        }
+        times = {}
+        for name, command in lines.items():
+            runs = []
+            for _ in range(args.repeats):
+                started = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1])
+                runs.append(time.perf_counter() - started)
+            times[name] = statistics.median(runs)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output folder for e2e.json")
@@ -94,12 +118,13 @@ def main() -> None:
         "image_size": list(image.shape[1:]),
         "config": vars(args),
         "devices": {d: bench_device(d, args, image) for d in devices},
+        "commands": command_times(spec or "matplotlib:grace_hopper.jpg", args),
         "versions": versions(),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "e2e.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result["devices"], indent=2))
+    print(json.dumps({"devices": result["devices"], "commands": result["commands"]}, indent=2))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 if __name__ == "__main__" and not __package__:  # run as a file: its folder would shadow the models package
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -50,6 +49,7 @@ from models.distributed import describe_device  # noqa: E402
 from models.evaluate import package_versions  # noqa: E402
 from models.image_bank import ImageBank  # noqa: E402
 from models.jscc import DeepJSCC  # noqa: E402
+from models.progress import Progress  # noqa: E402
 from models.registry import available_models  # noqa: E402
 from models.train import Trainer, config_of_checkpoint  # noqa: E402
 from models.train_config import STAGES, TrainConfig, find_config  # noqa: E402
@@ -123,7 +123,7 @@ def step_times(trainer: Trainer, stages: list[str], inputs: dict[str, torch.Tens
     """Per stage: the first step's seconds (``first_s``: compilation, lazy set-up) and the median of
     ``steps`` more (``step_s``)."""
     out = {}
-    for stage in tqdm(stages, desc=f"train steps on {trainer.device}", unit="stage"):
+    for stage in Progress(stages, desc=f"train steps on {trainer.device}", unit="stage"):
         first = timed(lambda s=stage: trainer.train_step(s, inputs[s]), 1, trainer.device, warmup=0)[0]
         rest = timed(lambda s=stage: trainer.train_step(s, inputs[s]), steps, trainer.device, warmup=0)
         out[stage] = {"first_s": first, "step_s": statistics.median(rest)}

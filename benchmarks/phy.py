@@ -47,10 +47,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from models.progress import Progress  # noqa: E402
 from phy.channel import ChannelEmulator  # noqa: E402
 from phy.frame_config import FrameConfig  # noqa: E402
 from phy.header import PayloadKind  # noqa: E402
@@ -82,7 +82,7 @@ def capture(tx: Transmitter, seconds: float, snr_db: float, rng: np.random.Gener
     emulator = ChannelEmulator("lab", num, rng)
     total = int(seconds * num.sample_rate)
     pieces, n, frames, tx_time = [], 0, 0, 0.0
-    with tqdm(total=total, desc="capture", unit="sample", unit_scale=True) as bar:
+    with Progress(total=total, desc="capture", unit="sample", unit_scale=True) as bar:
         while n < total:
             payload = gaussian_symbols(IMAGE_SYMBOLS, rng)
             start = time.process_time()
@@ -147,7 +147,7 @@ def throughput(tx: Transmitter, rng: np.random.Generator, folder: Path) -> dict:
 def snr_estimates(tx: Transmitter, rx: Receiver, rng: np.random.Generator) -> dict:
     emulator = ChannelEmulator("awgn", tx.numerology, rng)
     errors = {}
-    for snr_db in tqdm(SNR_GRID_DB, desc="SNR estimate"):
+    for snr_db in Progress(SNR_GRID_DB, desc="SNR estimate"):
         payload = gaussian_symbols(3 * tx.layout.max_payload_len, rng)
         run = run_link(tx, rx, emulator, payload, snr_db)
         errors[str(snr_db)] = [f.diagnostics.snr_db - snr_db for f in run.frames]
@@ -174,7 +174,7 @@ def post_eq_loss(tx: Transmitter, rx: Receiver, rng: np.random.Generator, draws:
 def qpsk_ber(tx: Transmitter, rx: Receiver, rng: np.random.Generator, n_bits: int = 200000) -> dict:
     emulator = ChannelEmulator("awgn", tx.numerology, rng)
     bers = []
-    for snr_db in tqdm(BER_GRID_DB, desc="QPSK BER"):
+    for snr_db in Progress(BER_GRID_DB, desc="QPSK BER"):
         bits = rng.integers(0, 2, n_bits).astype(np.uint8)
         run = run_link(tx, rx, emulator, qpsk_symbols(bits), snr_db)
         got = np.full(n_bits, 2, np.uint8)  # 2: never received, counts as an error

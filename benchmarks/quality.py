@@ -42,7 +42,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 if __name__ == "__main__" and not __package__:  # run as a file: its folder would shadow the models package
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -51,6 +50,7 @@ from benchmarks.readme_markers import check_markers, splice  # noqa: E402
 from models.evaluate import package_versions, transmit_awgn  # noqa: E402
 from models.image_io import list_images, load_image  # noqa: E402
 from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, compute_metrics, psnr  # noqa: E402
+from models.progress import Progress  # noqa: E402
 from models.registry import available_models, load_model  # noqa: E402
 
 RESERVED_KEYS = ("config", "versions")
@@ -98,7 +98,7 @@ def snr_key(snr_db: float) -> str:
 
 
 def score_model(model: torch.nn.Module, images: list[torch.Tensor], snrs: list[float], args: argparse.Namespace,
-                lpips: LPIPS, lpips_squeeze: LPIPS, progress: tqdm) -> dict[str, dict[str, float]]:
+                lpips: LPIPS, lpips_squeeze: LPIPS, progress: Progress) -> dict[str, dict[str, float]]:
     """One model on every image at every SNR -> ``{snr_key: {metric: mean over images}}``.
 
     ``lpips`` (AlexNet trunk) scores the ``lpips`` key, ``lpips_squeeze`` (SqueezeNet 1.1) the ``lpips_squeeze`` key.
@@ -244,7 +244,7 @@ def score_all(
     models = {name: load_model(name, args.device) for name in names}
     lpips_squeeze = LPIPS(net="squeeze").to(args.device)
     results = {}
-    with tqdm(total=len(names) * len(args.snrs) * len(images), desc="quality", unit="image") as progress:
+    with Progress(total=len(names) * len(args.snrs) * len(images), desc="quality", unit="image") as progress:
         for name, (model, _) in models.items():
             progress.set_postfix(model=name)
             results[name] = score_model(model, images, args.snrs, args, lpips, lpips_squeeze, progress)

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from models.channel import TrainingChannel
 from models.image_io import load_image, save_image
 from models.jscc import DeepJSCC
 from models.metrics import LPIPS, METRICS, MS_SSIM_MIN_SIZE, compute_metrics
 from models.patches import merge_patches, patch_grid, split_patches
+from models.progress import Progress
 
 PATCH_BATCH = 16  # patches sent through the model at once
 METRIC_KEYS = tuple(METRICS.values())  # psnr_db, ms_ssim, lpips
@@ -199,7 +199,7 @@ def _evaluate_snr(
     lpips: LPIPS,
     seed: int,
     staging: Path | None,
-    progress: tqdm,
+    progress: Progress,
     device: torch.device,
 ) -> dict:
     """All images at one SNR -> that SNR's entry of ``results.json`` (reconstructions saved under ``staging``)."""
@@ -271,7 +271,7 @@ def evaluate(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        with tqdm(total=len(snrs) * len(paths), desc="evaluate", unit="image") as progress:
+        with Progress(total=len(snrs) * len(paths), desc="evaluate", unit="image") as progress:
             per_snr = [
                 _evaluate_snr(model, paths, sources, snr, patches, lpips, seed,
                               staging if save_reconstructions else None, progress, device)

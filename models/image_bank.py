@@ -15,10 +15,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from models.data import CropSampler, random_crop
 from models.image_io import load_image_uint8
+from models.progress import Progress
 
 
 class ImageBank:
@@ -39,7 +39,7 @@ class ImageBank:
         self.device = torch.device(device)
         self.images = [
             load_image_uint8(path).contiguous().to(self.device)
-            for path in tqdm(files, desc=f"decoding images into {self.device} memory", unit="img",
+            for path in Progress(files, desc=f"decoding images into {self.device} memory", unit="img",
                              disable=not progress, mininterval=1.0)
         ]
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from models.channel import TrainingChannel
 from models.data import ImageFolderCrops, mix_seed
 from models.jscc import DeepJSCC
+from models.progress import Progress
 from models.taef2 import TAEF2_DOWNSAMPLING
 
 
@@ -39,7 +39,7 @@ def build_cache(
     keys = [(i % len(dataset), mix_seed(seed, 5, i)) for i in range(n_crops)]
     parts = []
     analysis = analysis.eval()
-    with torch.no_grad(), tqdm(total=n_crops, desc="latent cache", unit="crop", dynamic_ncols=True) as bar:
+    with torch.no_grad(), Progress(total=n_crops, desc="latent cache", unit="crop", dynamic_ncols=True) as bar:
         for first in range(0, n_crops, batch_size):
             crops = torch.stack([dataset[key] for key in keys[first : first + batch_size]]).to(device)
             parts.append(analysis(crops).to("cpu", torch.float16))

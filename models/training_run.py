@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from tqdm import tqdm
 
 from models.distributed import describe_device, mean_over_ranks
+from models.progress import Progress
 from models.time_budget import StagePlan, TimeBudget, process_age_s
 from models.train_log import TrainLog
 
@@ -69,14 +69,14 @@ class TrainingRun:
             (out_dir / "config.toml").write_text(trainer.config.to_toml(), encoding="utf-8")
             self.log = TrainLog(out_dir / "log.csv", resume_step=trainer.total_steps)
         total = sum(n for _, n in self.plan) if self.budget is None else 0
-        bar = tqdm(total=total, disable=not (trainer.progress and trainer.is_main), unit="step", dynamic_ncols=True,
+        bar = Progress(total=total, disable=not (trainer.progress and trainer.is_main), unit="step", dynamic_ncols=True,
                    mininterval=1.0)
         try:
             self._stages(bar)
         except KeyboardInterrupt:
             trainer.save(out_dir / "last.pt")
             if trainer.is_main:
-                tqdm.write(f"interrupted at step {trainer.total_steps}; saved {out_dir / 'last.pt'} "
+                Progress.write(f"interrupted at step {trainer.total_steps}; saved {out_dir / 'last.pt'} "
                            f"(continue with --resume {out_dir / 'last.pt'})")
             raise
         finally:
@@ -90,7 +90,7 @@ class TrainingRun:
             _write_json(out_dir / "run.json", self.summary())
         return {stage: means.means() for stage, means in trainer.means.items() if means.means()}
 
-    def _stages(self, bar: tqdm) -> None:
+    def _stages(self, bar: Progress) -> None:
         """Each stage of the plan in turn, drawing batches from one iterator per source."""
         trainer = self.trainer
         batches: Iterator[torch.Tensor] = iter(())
@@ -110,7 +110,7 @@ class TrainingRun:
             if not self._budgeted_stage(stage, batches, self.schedules[stage], bar):
                 return
 
-    def _step(self, stage: str, x: torch.Tensor, lr_factor: float | None, bar: tqdm) -> None:
+    def _step(self, stage: str, x: torch.Tensor, lr_factor: float | None, bar: Progress) -> None:
         """One step of ``stage`` with its bookkeeping: counters, log row, progress bar, checkpoints."""
         trainer = self.trainer
         logs = mean_over_ranks(trainer.train_step(stage, x, lr_factor), trainer.context, trainer.device)
@@ -131,7 +131,7 @@ class TrainingRun:
             trainer.save(trainer.out_dir / "last.pt")
             self.saved = time.monotonic()
 
-    def _budgeted_stage(self, stage: str, batches: Iterator[torch.Tensor], plan: StagePlan, bar: tqdm) -> bool:
+    def _budgeted_stage(self, stage: str, batches: Iterator[torch.Tensor], plan: StagePlan, bar: Progress) -> bool:
         """Train ``stage`` until its plan is done (True) or the budget runs out first (False)."""
         began, k = time.perf_counter(), 0
         while not plan.done(k):

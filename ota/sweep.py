@@ -75,7 +75,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy import stats
-from tqdm import tqdm
 
 from models.channel import PAPER_SNRS_DB
 from models.checkpoint import weights_sha256
@@ -83,6 +82,7 @@ from models.fid import FEATURE_DIM, FID, frechet_distance
 from models.image_io import list_images, load_image
 from models.metrics import DISTS, LPIPS, MS_SSIM_MIN_SIZE, compute_metrics
 from models.pretrained_weights import MissingWeightsError
+from models.progress import Progress
 from models.registry import DEFAULT_MODEL, available_models
 from models.symbols import n_symbols
 from ota import options
@@ -808,7 +808,7 @@ def run_sweep(config: SweepConfig, out: str | Path, *, progress: bool = True) ->
         by_image: dict[str, list[Task]] = defaultdict(list)
         for task in todo:
             by_image[task.image].append(task)
-        with tqdm(total=len(todo), desc="sweep", unit="entry", disable=not progress) as bar:
+        with Progress(total=len(todo), desc="sweep", unit="entry", disable=not progress) as bar:
             for name, image_tasks in by_image.items():
                 image = load_image(images[name])
                 ladder = QualityLadder(image)

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from models.image_io import list_images, load_image, to_uint8
+from models.progress import Progress
 
 STUDY_FORMAT = "ota-user-study/1"
 QUESTION = "Which image looks better?"
@@ -176,7 +176,7 @@ def _cut_patches(images: list[tuple[str, dict]], config: StudyConfig, root: Path
     """Read every image, cut its patches, write them under ``root/patches``; returns (image sizes, patch records)."""
     sizes, patches = [], []
     suffix = {"A": "a", "B": "b", "reference": "ref"}
-    for name, paths in tqdm(images, desc="cutting patches", unit="image", disable=len(images) < 8):
+    for name, paths in Progress(images, desc="cutting patches", unit="image", disable=len(images) < 8):
         arrays = {role: to_uint8(load_image(path)) for role, path in paths.items()}
         shapes = {role: array.shape[:2] for role, array in arrays.items()}
         if len(set(shapes.values())) != 1:

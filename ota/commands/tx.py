@@ -17,8 +17,8 @@ import argparse
 import time
 
 import numpy as np
-from tqdm import tqdm
 
+from models.progress import Progress
 from ota import options
 from ota.commands import COMMANDS
 from ota.link import Link, TxImage
@@ -83,7 +83,7 @@ def _send_many(args: argparse.Namespace, link: Link, sent: TxImage, metadata: di
     """``--count``: the transmissions one after the other, each with its sequence number and a gap."""
     gap = np.zeros(round(args.gap * link.numerology.sample_rate), np.complex64)
     with options.open_configured_radio(args, link.numerology, record=True, metadata=metadata) as radio:
-        for i in tqdm(range(args.count), desc=f"transmitting to {radio.name}", unit="image", mininterval=1.0):
+        for i in Progress(range(args.count), desc=f"transmitting to {radio.name}", unit="image", mininterval=1.0):
             burst = link.frame_symbols(sent.symbols, sent.height, sent.width, args.sequence + i)
             radio.transmit(np.concatenate([burst.samples, gap]), cyclic=False)
     seconds = args.count * (len(sent.burst.samples) + gap.size) / link.numerology.sample_rate
