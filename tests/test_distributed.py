@@ -9,31 +9,12 @@ import sys
 
 import numpy as np
 from PIL import Image
+from tiny_config import tiny_toml
 
 from models.checkpoint import read_checkpoint
 
-CONFIG = """
-[model]
-width = 16
-n_res_blocks = 1
-disc_width = 8
-[data]
-crop = 32
-batch_size = 2
-workers = 0
-[loss]
-beta_p = 0.0   # no LPIPS weights needed; the discriminator and both optimizers still run under DDP
-beta_g = 1e-3
-[stages]
-pretrain = 2
-discriminator = 1
-adversarial = 2
-[run]
-name = "ddp"
-device = "cpu"
-threads = 1
-checkpoint_interval = 3
-"""
+CONFIG = tiny_toml(loss={"beta_p": 0.0, "beta_g": 1e-3}, run={"name": "ddp", "checkpoint_interval": 3})
+# beta_p 0: no LPIPS weights needed; the discriminator and both optimizers still run under DDP
 
 
 def test_two_ranks_train_in_sync(tmp_path):

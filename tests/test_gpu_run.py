@@ -14,28 +14,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_config import tiny_toml
 
 from models.checkpoint import read_checkpoint
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-TINY = """
-[model]
-width = 16
-n_res_blocks = 1
-disc_width = 8
-[data]
-crop = 32
-batch_size = 2
-workers = 0
-[stages]
-pretrain = 20
-discriminator = 2
-adversarial = 4
-[run]
-name = "tiny"
-threads = 1
-device = "cpu"
-"""
+TINY = tiny_toml(20, 2, 4)
 WHEELS_ALLOWANCE = 2**20  # gpu/wheels when not downloaded here: the three pure-Python wheels are 77 kB
 
 

@@ -8,31 +8,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_config import tiny_toml
 
 from models.data import ImageFolderCrops, make_loader
 from models.image_bank import ImageBank
 from models.train import Trainer
 from models.train_config import TrainConfig
 
-MSE = """
-[model]
-width = 16
-n_res_blocks = 1
-[data]
-crop = 32
-batch_size = 3
-workers = 0
-[loss]
-beta_p = 0.0
-beta_g = 0.0
-[stages]
-pretrain = 3
-discriminator = 0
-adversarial = 0
-[run]
-threads = 1
-device = "cpu"
-"""
+MSE = tiny_toml(3, 0, 0, data={"batch_size": 3}, loss={"beta_p": 0.0, "beta_g": 0.0})
 
 
 @pytest.fixture(scope="module")

@@ -9,24 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_config import tiny_toml
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-TINY = """
-[model]
-width = 16
-n_res_blocks = 1
-disc_width = 8
-[data]
-crop = 32
-batch_size = 2
-workers = 0
-[stages]
-pretrain = 2
-discriminator = 1
-adversarial = 1
-[run]
-name = "tiny"
-"""
+TINY = tiny_toml(2, 1, 1)
 
 
 def _benchmark():

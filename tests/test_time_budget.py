@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tiny_config import tiny_toml
 
 from models.time_budget import PROBE_STEPS, WARMUP_START, StagePlan, TimeBudget, process_age_s
 from models.train import Trainer, TrainError
@@ -21,26 +22,7 @@ from models.train_config import TrainConfig
 from ota.cli import main as ota_main
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-CONFIG = """
-[model]
-width = 16
-n_res_blocks = 1
-disc_width = 8
-[data]
-crop = 32
-batch_size = 2
-workers = 0
-[optim]
-final_lr_fraction = 0.1
-[stages]
-pretrain = 80
-discriminator = 5
-adversarial = 15
-[run]
-name = "tiny"
-threads = 1
-device = "cpu"
-"""
+CONFIG = tiny_toml(80, 5, 15, optim={"final_lr_fraction": 0.1})
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_config import tiny_toml
 
 from models.checkpoint import export_weights, read_checkpoint
 from models.data import file_list_sha256
@@ -19,29 +20,8 @@ from models.train import Trainer, TrainError, config_of_checkpoint
 from models.train_config import ConfigError, StagesConfig, TrainConfig, example_configs
 from ota.cli import main as ota_main
 
-TINY = """
-[model]
-width = 16
-n_res_blocks = 1
-disc_width = 8
-[data]
-crop = 32
-batch_size = 2
-workers = 0
-[stages]
-pretrain = 2
-discriminator = 1
-adversarial = 2
-[run]
-name = "tiny"
-threads = 1
-device = "cpu"
-"""
-MSE = TINY.replace("discriminator = 1\nadversarial = 2", "discriminator = 0\nadversarial = 0") + """
-[loss]
-beta_p = 0.0
-beta_g = 0.0
-"""
+TINY = tiny_toml()
+MSE = tiny_toml(2, 0, 0, loss={"beta_p": 0.0, "beta_g": 0.0})
 
 
 def tiny(text=TINY, **stages):
@@ -254,7 +234,7 @@ def test_checkpoint_holds_card_config_and_trainer_state(data_dir, tmp_path):
 
 
 def test_stages_run_in_order(data_dir, tmp_path):
-    trainer = Trainer(tiny(TINY + "[loss]\nbeta_p = 0.0\n"), data_dir=data_dir, out_dir=tmp_path, progress=False)
+    trainer = Trainer(tiny(tiny_toml(loss={"beta_p": 0.0})), data_dir=data_dir, out_dir=tmp_path, progress=False)
     with pytest.raises(TrainError, match="follows the pretrain stage"):
         trainer.run(["adversarial"])
     assert trainer.remaining() == [("pretrain", 2), ("discriminator", 1), ("adversarial", 2)]
