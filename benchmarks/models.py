@@ -19,8 +19,9 @@ every registered model. Writes ``DIR/models.json``:
   for the first configuration's crop and batch, with the decode time and the memory the images take;
 * the peak resident memory, parameter counts, configurations and library versions.
 
-Timings are medians over the repeats, after one untimed warm-up. The weights are freshly initialised:
-speed does not depend on them. Training batches are crops of ``$JSCC_TRAIN_DIR`` images (the validation
+Timings are medians over the repeats, after one untimed warm-up. The weights are freshly initialised
+(a generative model's TAEF2 transforms too, so no TAEF2 file is needed, e.g. on a GPU machine): speed
+does not depend on them. Training batches are crops of ``$JSCC_TRAIN_DIR`` images (the validation
 split left out) when it is set, else uniform noise, and then there is no data-path entry.
 """
 
@@ -135,7 +136,7 @@ def bench_training(config: TrainConfig, device: str, args: argparse.Namespace, b
     result = {}
     for compiled in (False, True) if args.compile else (False,):
         run = dataclasses.replace(config.run, device=device, compile=compiled)
-        trainer = Trainer(config.replace(run=run), lpips_weights=args.lpips_weights, progress=False)
+        trainer = Trainer(config.replace(run=run), lpips_weights=args.lpips_weights, progress=False, pretrained=False)
         stages = [s for s in STAGES if stage_runs(s, config)]
         inputs = dict.fromkeys(stages, batch.to(trainer.device))
         if "latent" in inputs:  # the latent stage trains on the TAEF2 latents of the same crops

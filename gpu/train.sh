@@ -6,10 +6,12 @@
 # PACK: the training pack (default gpu/pack/train_pack_small.tar, made by gpu/prepare.sh).
 # Environment: OUT (where the results go; the device tool sets it; default runs/gpu), RESUME (a checkpoint
 # to continue, e.g. models/weights/generative-cbr48.pt: a generative model then needs no TAEF2 files),
-# PYTHON (default python3), JSCC_WEIGHTS_DIR (default gpu/weights, the LPIPS trunk gpu/prepare.sh wrote).
+# PYTHON (default python3), JSCC_WEIGHTS_DIR (default gpu/weights, the LPIPS trunk gpu/prepare.sh wrote),
+# BENCHMARK (default 1: on CUDA, also time the configuration with benchmarks/models.py: OUT/models.json).
 # Steps: install the carried wheels (gpu/wheels/), unpack the pack, `ota train --minutes` from memory
 # (bf16 autocast and channels_last on CUDA), then gpu/collect.py writes OUT/last.pt, OUT/log.csv and
-# OUT/gpu_run.json. Bad arguments: one line on stderr, exit status 2.
+# OUT/gpu_run.json; on CUDA then benchmarks/models.py (training img/s, coding times of 256x256 and 768x512
+# images; about a minute) writes OUT/models.json. Bad arguments: one line on stderr, exit status 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "gpu/train.sh: error: $*" >&2; exit 2; }
@@ -47,3 +49,6 @@ fast=()  # bf16 autocast and NHWC layout where there is a GPU; fp32 on the CPU
 "$py" -m ota.cli train --config "$config" ${RESUME:+--resume "$RESUME"} --data "$data" --out "$work/run" \
     --minutes "$minutes" --in-memory "${fast[@]}" --no-progress
 "$py" gpu/collect.py "$work/run" "$out" --pack "$pack"
+if [ ${#fast[@]} -gt 0 ] && [ "${BENCHMARK:-1}" = 1 ]; then
+  JSCC_TRAIN_DIR="$data" "$py" benchmarks/models.py --out "$out" --configs "$config" --devices cuda
+fi

@@ -22,6 +22,7 @@ from ota.reception import Reception
 from ota.reception import write as write_reception
 from ota.user_error import UserError
 from phy.frame_config import FrameConfig
+from phy.link_config import LinkConfig, LinkConfigError
 from phy.numerology import SUPPORTED_FFT_SIZES, Numerology
 from phy.receiver import ReceiverConfig
 
@@ -92,13 +93,15 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_phy_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fft-size", type=int, default=64, choices=SUPPORTED_FFT_SIZES, help="OFDM FFT size")
+    """The physical layer: a ``--phy-config`` file (:class:`phy.link_config.LinkConfig`), or the few
+    numerology and framing options alone (one or the other for each of its tables)."""
+    p.add_argument("--phy-config", default=None, metavar="FILE.toml",
+                   help="[ofdm], [frame] and [receiver] tables (equalizer, channel smoothing, tracking, ...)")
+    p.add_argument("--fft-size", type=int, default=None, choices=SUPPORTED_FFT_SIZES, help="OFDM FFT size (default 64)")
     p.add_argument("--cp-len", type=int, default=None, help="cyclic prefix in samples (default fft_size/4)")
-    p.add_argument("--sample-rate", type=float, default=2e6, help="baseband sample rate in samples/s (default 2e6)")
-    p.add_argument(
-        "--frame-symbols", type=int, default=FrameConfig().max_payload_symbols,
-        help=f"payload OFDM symbols per frame at most (default {FrameConfig().max_payload_symbols})",
-    )
+    p.add_argument("--sample-rate", type=float, default=None, help="baseband sample rate in samples/s (default 2e6)")
+    p.add_argument("--frame-symbols", type=int, default=None,
+                   help=f"payload OFDM symbols per frame at most (default {FrameConfig().max_payload_symbols})")
 
 
 def model_choice(args: argparse.Namespace) -> str:
@@ -114,14 +117,39 @@ def model_choice(args: argparse.Namespace) -> str:
     return name
 
 
+def link_settings(args: argparse.Namespace) -> LinkConfig:
+    """The physical layer the options describe: ``--phy-config`` and/or the numerology and framing options."""
+    try:
+        base = LinkConfig.from_toml(args.phy_config) if args.phy_config else None
+    except LinkConfigError as exc:
+        raise UserError(str(exc)) from None
+    numerology_options = (args.fft_size, args.cp_len, args.sample_rate)
+    if base is None or any(value is not None for value in numerology_options):
+        if base is not None and base.numerology != Numerology():
+            raise UserError(f"{args.phy_config} sets [ofdm]: give the numerology there or with --fft-size, "
+                            "--cp-len and --sample-rate, not both")
+        default = Numerology()
+        fft = args.fft_size or default.fft_size
+        num = Numerology(fft_size=fft, cp_len=args.cp_len if args.cp_len is not None else fft // 4,
+                         sample_rate=args.sample_rate or default.sample_rate)
+    else:
+        num = base.numerology
+    frame = base.frame if base is not None else FrameConfig()
+    if args.frame_symbols is not None:
+        if base is not None and base.frame != FrameConfig():
+            raise UserError(f"{args.phy_config} sets [frame]: give the framing there or with --frame-symbols, not both")
+        frame = FrameConfig(max_payload_symbols=args.frame_symbols)
+    return LinkConfig(num, frame, base.receiver if base is not None else ReceiverConfig())
+
+
 def numerology(args: argparse.Namespace) -> Numerology:
-    cp = args.cp_len if args.cp_len is not None else args.fft_size // 4
-    return Numerology(fft_size=args.fft_size, cp_len=cp, sample_rate=args.sample_rate)
+    return link_settings(args).numerology
 
 
 def build_link(args: argparse.Namespace) -> Link:
-    frame = FrameConfig(max_payload_symbols=args.frame_symbols)
-    return Link.load(model_choice(args), numerology(args), frame, ReceiverConfig(), device=args.device)
+    """The model and physical layer the options describe (the one place a command's link is built)."""
+    settings = link_settings(args)
+    return Link.load(model_choice(args), settings.numerology, settings.frame, settings.receiver, device=args.device)
 
 
 def link_config(link: Link) -> dict:
@@ -200,12 +228,13 @@ def add_radio_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--radio-seed", type=int, default=None, help="emulator radio: seed of its random draws")
 
 
-def radio_config(args: argparse.Namespace, *, record: bool) -> tuple[str, RadioConfig]:
-    """(backend kind, RadioConfig) from the radio options; ``record`` says --capture is written, not read."""
+def radio_config(args: argparse.Namespace, *, record: bool, sample_rate: float) -> tuple[str, RadioConfig]:
+    """(backend kind, RadioConfig) from the radio options at the link's ``sample_rate``; ``record`` says
+    --capture is written, not read."""
     base = RadioConfig.from_toml(args.radio_config) if args.radio_config else RadioConfig()
     kind, config = parse_radio_spec(args.radio, base)
     changes = {
-        "sample_rate": args.sample_rate,
+        "sample_rate": sample_rate,
         "center_freq": args.freq,
         "rf_bandwidth": args.bandwidth,
         "tx_gain_db": args.tx_gain,
@@ -225,7 +254,7 @@ def radio_config(args: argparse.Namespace, *, record: bool) -> tuple[str, RadioC
 def open_configured_radio(args: argparse.Namespace, num: Numerology, *, record: bool = False,
                           metadata: dict | None = None) -> Radio:
     """Open the radio the options name, with the backend options that the link needs."""
-    kind, config = radio_config(args, record=record)
+    kind, config = radio_config(args, record=record, sample_rate=num.sample_rate)
     extra = {"capture": {"metadata": metadata or {}}, "emulator": {"numerology": num}}.get(kind, {})
     return open_radio(kind, config, **extra)
 

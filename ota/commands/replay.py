@@ -20,6 +20,7 @@ from ota.link import Link
 from ota.user_error import UserError
 from phy.capture import capture_info, iter_capture, read_capture
 from phy.frame_config import FrameConfig
+from phy.link_config import LinkConfig, LinkConfigError
 from phy.numerology import Numerology
 from phy.receiver import ReceiverConfig
 
@@ -32,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
     p.add_argument("--lpips-weights", default=None, help="AlexNet features file for LPIPS")
     p.add_argument("--out", default="out/replay", help="output folder (default out/replay)")
+    p.add_argument("--phy-config", default=None, metavar="FILE.toml",
+                   help="receiver settings from its [receiver] table (the capture says its numerology and framing)")
     p.add_argument("--follow", action="store_true", help="decode every image of the capture as a stream")
     p.add_argument("--chunk", type=int, default=1 << 18, help="--follow: samples read at a time (default 262144)")
     p.set_defaults(func=run)
@@ -93,4 +96,19 @@ def _link_for(args: argparse.Namespace, metadata: dict, sample_rate: float) -> t
     reference_spec = args.reference or sent.get("image")
     reference = options.load_input_image(reference_spec)[0] if reference_spec else None
     frame = FrameConfig(**metadata["frame"]) if "frame" in metadata else FrameConfig()
-    return Link.load(model, num, frame, ReceiverConfig(), device=args.device), sent, reference_spec, reference
+    link = Link.load(model, num, frame, _receiver_config(args.phy_config), device=args.device)
+    return link, sent, reference_spec, reference
+
+
+def _receiver_config(path: str | None) -> ReceiverConfig:
+    """The ``[receiver]`` table of ``--phy-config`` (default settings without one)."""
+    if path is None:
+        return ReceiverConfig()
+    try:
+        settings = LinkConfig.from_toml(path)
+    except LinkConfigError as exc:
+        raise UserError(str(exc)) from None
+    if settings.numerology != Numerology() or settings.frame != FrameConfig():
+        raise UserError(f"{path}: a replay takes only the [receiver] table; the capture says its numerology "
+                        "and framing")
+    return settings.receiver

@@ -28,7 +28,6 @@ from ota.sweep import CHANNELS, PAPER_CBRS, SCHEMES, SweepConfig, as_cbr, cbr_te
 from ota.sweep_figures import ERROR_BARS, describe, render
 from ota.user_error import UserError
 from phy.channel_profile import PROFILES
-from phy.frame_config import FrameConfig
 
 
 def _names(text: str, option: str) -> tuple[str, ...]:
@@ -78,6 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _config(args: argparse.Namespace) -> SweepConfig:
     if args.data is None:
         raise UserError("--data DIR is required (or set JSCC_KODAK_DIR to the Kodak folder)")
+    settings = options.link_settings(args)
     return SweepConfig(
         data=args.data,
         schemes=_names(args.schemes, "--schemes"),
@@ -88,8 +88,9 @@ def _config(args: argparse.Namespace) -> SweepConfig:
         limit=args.limit,
         seed=args.seed,
         configs=None if args.configs is None else _names(args.configs, "--configs"),
-        numerology=options.numerology(args),
-        frame_config=FrameConfig(max_payload_symbols=args.frame_symbols),
+        numerology=settings.numerology,
+        frame_config=settings.frame,
+        receiver_config=settings.receiver,
         device=args.device,
         lpips_weights=args.lpips_weights,
         threads=args.threads,
