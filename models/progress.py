@@ -40,10 +40,19 @@ class Progress(tqdm):
 
     def __init__(self, *args, **kwargs) -> None:
         stream = kwargs.get("file") or sys.stderr
-        if not _is_terminal(stream):
+        self._log = not _is_terminal(stream)
+        if self._log:
             kwargs.update(file=LineWriter(stream), mininterval=LOG_INTERVAL_S, dynamic_ncols=False, ascii=True)
             kwargs.setdefault("ncols", 100)
         super().__init__(*args, **kwargs)
+
+    def set_postfix(self, ordered_dict=None, refresh: bool = True, **kwargs) -> None:
+        """As tqdm's, but in a log the new postfix waits for the next line instead of forcing one."""
+        super().set_postfix(ordered_dict, refresh=refresh and not self._log, **kwargs)
+
+    def set_description(self, desc=None, refresh: bool = True) -> None:
+        """As tqdm's, but in a log the new description waits for the next line instead of forcing one."""
+        super().set_description(desc, refresh=refresh and not self._log)
 
 
 def _is_terminal(stream: object) -> bool:

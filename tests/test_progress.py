@@ -33,6 +33,8 @@ def test_a_terminal_keeps_tqdms_redraws():
 
 def test_a_log_is_written_at_most_every_interval():
     log = io.StringIO()
-    for _ in Progress(range(1000), desc="fast", file=log, miniters=1):
-        pass
+    bar = Progress(range(1000), desc="fast", file=log, miniters=1)
+    for i in bar:
+        bar.set_postfix(image=i)  # a new postfix each step does not force a line each step
+        bar.set_description(f"fast {i % 2}")
     assert len(log.getvalue().splitlines()) <= 2  # the start and the end, not 1,000 redraws
