@@ -37,11 +37,12 @@ if __name__ == "__main__" and not __package__:  # run as a file: its folder woul
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from models.image_io import list_images, load_image  # noqa: E402
+from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS, compute_metrics  # noqa: E402
 from models.progress import Progress  # noqa: E402
 from ota.digital_chain import lost_image  # noqa: E402
 from ota.hevc import QualityLadder, decode  # noqa: E402
-from ota.sweep import DIGITAL_SCHEMES, SweepError, as_cbr, cbr_text, versions, write_json  # noqa: E402
+from ota.sweep import DIGITAL_SCHEMES, SweepError, as_cbr, cbr_text, versions  # noqa: E402
 
 LPIPS_TOLERANCE = 1e-4
 """Largest difference between a recomputed and a stored LPIPS (AlexNet) that still counts as equal."""

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import resource
@@ -50,6 +49,7 @@ from models.distributed import describe_device  # noqa: E402
 from models.evaluate import package_versions  # noqa: E402
 from models.image_bank import ImageBank  # noqa: E402
 from models.jscc import DeepJSCC  # noqa: E402
+from models.json_file import write_json  # noqa: E402
 from models.progress import Progress  # noqa: E402
 from models.registry import available_models  # noqa: E402
 from models.train import Trainer, config_of_checkpoint  # noqa: E402
@@ -248,9 +248,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "models.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(results, indent=2) + "\n")
-    temporary.replace(path)
+    write_json(path, results)
     print_summary(results)
     print(f"wrote {path}")
     return results

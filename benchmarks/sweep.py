@@ -33,6 +33,7 @@ if __name__ == "__main__" and not __package__:  # run as a file: its folder woul
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from models.channel import PAPER_SNRS_DB  # noqa: E402
+from models.json_file import write_json  # noqa: E402
 from ota.sweep import (  # noqa: E402
     CHANNELS,
     PAPER_CBRS,
@@ -42,7 +43,6 @@ from ota.sweep import (  # noqa: E402
     SweepConfig,
     run_sweep,
     versions,
-    write_json,
 )
 from ota.sweep_figures import describe, render  # noqa: E402
 

@@ -11,16 +11,15 @@ stage plans, losses). Only rank 0 writes files.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
 from models.distributed import describe_device, mean_over_ranks
+from models.json_file import write_json
 from models.progress import Progress
 from models.time_budget import StagePlan, TimeBudget, process_age_s
 from models.train_log import TrainLog
@@ -87,7 +86,7 @@ class TrainingRun:
             trainer.windows.append(self.window_record())
         trainer.save(out_dir / "last.pt")
         if trainer.is_main:
-            _write_json(out_dir / "run.json", self.summary())
+            write_json(out_dir / "run.json", self.summary())
         return {stage: means.means() for stage, means in trainer.means.items() if means.means()}
 
     def _stages(self, bar: Progress) -> None:
@@ -196,13 +195,6 @@ class TrainingRun:
                             for stage, plan in self.schedules.items()},
             "losses": {stage: means.means() for stage, means in trainer.means.items() if means.means()},
         }
-
-
-def _write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON through a temporary file (never half-written)."""
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(path)
 
 
 def _postfix(means: dict[str, float]) -> dict[str, str]:

@@ -16,7 +16,6 @@ would slow the stream). ``OUT/summary.json`` is rewritten (atomically) after eac
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.json_file import write_json
 from ota.link import Link
 from ota.reception import Reception
 from ota.reception import write as write_reception
@@ -140,11 +140,7 @@ class Follower:
 
     def write_summary(self) -> Path:
         """``OUT/summary.json``, replaced atomically."""
-        path = self.out_dir / "summary.json"
-        temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(self.summary(), indent=2, default=str))
-        temporary.replace(path)
-        return path
+        return write_json(self.out_dir / "summary.json", self.summary(), default=str)
 
 
 def _line(entry: dict) -> str:

@@ -80,6 +80,7 @@ from models.channel import PAPER_SNRS_DB
 from models.checkpoint import weights_sha256
 from models.fid import FEATURE_DIM, FID, frechet_distance
 from models.image_io import list_images, load_image
+from models.json_file import write_json
 from models.metrics import DISTS, LPIPS, MS_SSIM_MIN_SIZE, compute_metrics
 from models.pretrained_weights import MissingWeightsError
 from models.progress import Progress
@@ -901,13 +902,6 @@ def build_results(store: ResultStore, out: Path, scorer: Scorer, skipped: list[d
         "entries": entries,
         "points": summarise(entries, out),
     }
-
-
-def write_json(path: Path, content: dict) -> None:
-    """Write JSON atomically (a temporary file renamed into place)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def load_results(out: str | Path) -> dict:

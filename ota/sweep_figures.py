@@ -37,7 +37,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from ota.sweep import DIGITAL_SCHEMES, JSCC_SCHEMES, SCHEMES, SweepError, load_results, write_json
+from models.json_file import write_json
+from ota.sweep import DIGITAL_SCHEMES, JSCC_SCHEMES, SCHEMES, SweepError, load_results
 
 CLAIMS_FILE = "claims.json"
 CLAIM_METRIC = "lpips"
