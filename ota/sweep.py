@@ -36,7 +36,8 @@ Channels (``channel``):
   A QAM payload's header carries ``model_id`` = bits per symbol and ``aux`` = the configuration's
   code id (index + 1 in :data:`CODE_IDS`); the receiver decodes with the configuration it reads there.
 
-Randomness: the channel of one (image, SNR, CBR) is drawn from ``SeedSequence([seed, crc32(key)])``, the
+Randomness: the channel of one (image, SNR, CBR) is drawn from ``SeedSequence([seed, crc32(key)])``
+(``[seed, crc32(key), d]`` for its draw ``d >= 1`` when ``draws`` asks for several realisations), the
 same for every scheme and every envelope candidate (common random numbers: the schemes meet the same
 noise, fading and impairments; every scheme sends exactly ``k`` symbols, so the bursts have the same length).
 An entry does not depend on the order in which entries are computed, so a resumed sweep equals a fresh one.
@@ -101,7 +102,7 @@ from ota.digital_chain import (
     psnr_score,
 )
 from ota.hevc import CHROMA, QualityLadder, decode
-from ota.ldpc import DEFAULT_ITERATIONS
+from ota.ldpc import DEFAULT_ITERATIONS, EARLY_ITERATIONS
 from ota.link import Link, model_id, resolve_device
 from phy.channel import ChannelEmulator
 from phy.channel_profile import ChannelProfile, get_profile
@@ -151,14 +152,15 @@ def as_cbr(value: Fraction | float | str) -> Fraction:
     return cbr
 
 
-def entry_key(image: str, scheme: str, snr_db: float, cbr: Fraction) -> str:
-    """The store's key of one entry: ``image|scheme|snr|cbr``."""
-    return f"{image}|{scheme}|{snr_db:g}|{cbr_text(cbr)}"
+def entry_key(image: str, scheme: str, snr_db: float, cbr: Fraction, draw: int = 0) -> str:
+    """The store's key of one entry: ``image|scheme|snr|cbr``, and ``|draw<d>`` for draws after the first."""
+    return f"{image}|{scheme}|{snr_db:g}|{cbr_text(cbr)}" + (f"|draw{draw}" if draw else "")
 
 
-def channel_seed(seed: int, image: str, snr_db: float, cbr: Fraction) -> np.random.SeedSequence:
-    """Seed of the channel realisation of one (image, SNR, CBR), shared by every scheme."""
-    return np.random.SeedSequence([seed, zlib.crc32(f"{image}|{snr_db:g}|{cbr_text(cbr)}".encode())])
+def channel_seed(seed: int, image: str, snr_db: float, cbr: Fraction, draw: int = 0) -> np.random.SeedSequence:
+    """Seed of channel realisation ``draw`` of one (image, SNR, CBR), shared by every scheme."""
+    return np.random.SeedSequence([seed, zlib.crc32(f"{image}|{snr_db:g}|{cbr_text(cbr)}".encode())]
+                                  + ([draw] if draw else []))
 
 
 def config_by_name(name: str) -> DigitalConfig:
@@ -197,6 +199,8 @@ class SweepConfig:
         profile: channel-emulator profile for ``ofdm`` (:data:`phy.channel_profile.PROFILES`).
         limit: sweep only the first ``limit`` images.
         seed: seed of every channel draw.
+        draws: channel realisations per (image, SNR, CBR), each its own entry (draw 0 is the one a
+            single-draw sweep makes; more draws extend a store).
         configs: names of the envelope's candidates (None: all of :data:`ENVELOPE`).
         numerology, frame_config, receiver_config: the OFDM link (``ofdm`` only).
         device: torch device for the models and metrics (``auto``: CUDA when present).
@@ -212,6 +216,7 @@ class SweepConfig:
     profile: str = "awgn"
     limit: int | None = None
     seed: int = 0
+    draws: int = 1
     configs: tuple[str, ...] | None = None
     numerology: Numerology = field(default_factory=Numerology)
     frame_config: FrameConfig = field(default_factory=FrameConfig)
@@ -245,6 +250,8 @@ class SweepConfig:
                 raise SweepError("the envelope needs at least one configuration")
             for name in self.configs:
                 config_by_name(name)
+        if isinstance(self.draws, bool) or not isinstance(self.draws, int) or self.draws < 1:
+            raise SweepError(f"draws must be a positive number of channel realisations, got {self.draws!r}")
         if self.threads is not None and self.threads < 1:
             raise SweepError(f"threads must be >= 1, got {self.threads}")
 
@@ -270,6 +277,7 @@ class SweepConfig:
             "fixed": PAPER_CONFIG.name,
             "chroma": CHROMA,
             "ldpc_iterations": DEFAULT_ITERATIONS,
+            "ldpc_early_stop_iterations": EARLY_ITERATIONS,
             "lost_image_value": LOST_IMAGE_VALUE,
             "metrics": metrics,
         }
@@ -638,10 +646,11 @@ class Task:
     scheme: str
     snr_db: float
     cbr: Fraction
+    draw: int = 0
 
     @property
     def key(self) -> str:
-        return entry_key(self.image, self.scheme, self.snr_db, self.cbr)
+        return entry_key(self.image, self.scheme, self.snr_db, self.cbr, self.draw)
 
 
 @dataclass
@@ -732,7 +741,7 @@ class Sweeper:
         """One entry: run the scheme, score the result, return the store line."""
         clock = Clock()
         k = n_symbols(ladder.height, ladder.width, float(task.cbr))
-        seed = channel_seed(self.config.seed, task.image, task.snr_db, task.cbr)
+        seed = channel_seed(self.config.seed, task.image, task.snr_db, task.cbr, task.draw)
         if task.scheme in JSCC_SCHEMES:
             name = jscc_model(task.scheme, task.cbr)
             outcome = run_jscc(self.link(name), image, task.snr_db, self.channel, seed, clock)
@@ -751,7 +760,7 @@ class Sweeper:
             fid_file = self._fid_features(task, image, outcome.image)
         return {
             "key": task.key, "image": task.image, "scheme": task.scheme, "snr_db": task.snr_db,
-            "cbr": cbr_text(task.cbr), "cbr_value": float(task.cbr), "k": k,
+            "cbr": cbr_text(task.cbr), "cbr_value": float(task.cbr), "draw": task.draw, "k": k,
             **metrics, **outcome.record, "fid_features": fid_file,
             "timings": {phase: clock.totals.get(phase, 0.0) for phase in PHASES},
         }
@@ -773,7 +782,8 @@ class Sweeper:
 def _tasks(config: SweepConfig, images: dict[str, Path], skipped: list[dict]) -> list[Task]:
     """Every entry of the grid, image-major (one HEVC ladder per image), skipped models left out."""
     off = {(s["scheme"], s["cbr"]) for s in skipped}
-    return [Task(image, scheme, snr, cbr) for image in images for cbr in config.cbrs for snr in config.snrs_db
+    return [Task(image, scheme, snr, cbr, draw) for image in images for cbr in config.cbrs
+            for snr in config.snrs_db for draw in range(config.draws)
             for scheme in config.schemes if (scheme, cbr_text(cbr)) not in off]
 
 
@@ -814,13 +824,14 @@ def run_sweep(config: SweepConfig, out: str | Path, *, progress: bool = True) ->
                 image = load_image(images[name])
                 ladder = QualityLadder(image)
                 for task in image_tasks:
-                    bar.set_postfix(image=name, scheme=task.scheme, snr=f"{task.snr_db:g}", cbr=cbr_text(task.cbr))
+                    bar.set_postfix(image=name, scheme=task.scheme, snr=f"{task.snr_db:g}", cbr=cbr_text(task.cbr),
+                                    draw=task.draw)
                     store.add(sweeper.compute(task, image, ladder))
                     bar.update()
     wall_s = time.perf_counter() - t_start
     run_info = {
         "schemes": list(config.schemes), "snrs_db": list(config.snrs_db), "cbrs": [cbr_text(c) for c in config.cbrs],
-        "limit": config.limit, "images": list(images), "device": str(device), "threads": config.threads,
+        "draws": config.draws, "limit": config.limit, "images": list(images), "device": str(device), "threads": config.threads,
         "new_entries": len(todo), "reused_entries": len(tasks) - len(todo), "wall_s": wall_s,
     }
     results = build_results(store, out, scorer, skipped, run_info)
@@ -840,6 +851,23 @@ def mean_and_ci(values: list[float], level: float = 0.95) -> dict[str, float | i
     return {"mean": float(array.mean()), "std": std, "ci95": half, "n": n}
 
 
+def _metric_summary(group: list[dict], key: str) -> dict[str, float | int | list[float]] | None:
+    """:func:`mean_and_ci` of one metric over a point's entries (every image and draw), plus the spread over
+    channel draws: ``draw_means`` (the mean over images of each draw, in draw order), ``draw_min``,
+    ``draw_max``, and the 10th / 90th percentiles over the entries (``p10``, ``p90``). None without values."""
+    by_draw: dict[int, list[float]] = defaultdict(list)
+    for entry in group:
+        if entry.get(key) is not None:
+            by_draw[entry.get("draw", 0)].append(entry[key])
+    if not by_draw:
+        return None
+    values = [v for draw in sorted(by_draw) for v in by_draw[draw]]
+    draw_means = [float(np.mean(by_draw[draw])) for draw in sorted(by_draw)]
+    p10, p90 = np.percentile(values, [10, 90])
+    return {**mean_and_ci(values), "draw_means": draw_means, "draw_min": min(draw_means),
+            "draw_max": max(draw_means), "p10": float(p10), "p90": float(p90)}
+
+
 def _fid(entries: list[dict], out: Path) -> float | None:
     """FID of one point over its images (None without features, or with fewer than two images)."""
     files = [(out / FID_FOLDER / f"ref-{e['image']}.npy", out / e["fid_features"]) for e in entries
@@ -852,7 +880,8 @@ def _fid(entries: list[dict], out: Path) -> float | None:
 
 
 def summarise(entries: list[dict], out: Path) -> list[dict]:
-    """Per (scheme, SNR, CBR) point: mean, std and 95 % CI over images of every metric, lost count, FID."""
+    """Per (scheme, SNR, CBR) point: every metric's mean, std and 95 % CI over its entries (images x channel
+    draws) and spread over draws (:func:`_metric_summary`), lost count, FID."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for entry in entries:
         groups[(entry["scheme"], entry["snr_db"], entry["cbr"])].append(entry)
@@ -864,16 +893,13 @@ def summarise(entries: list[dict], out: Path) -> list[dict]:
         return order[scheme], snr, group[0]["cbr_value"]
 
     for (scheme, snr, cbr), group in sorted(groups.items(), key=position):
-        metrics = {}
-        for key in IMAGE_METRICS:
-            values = [e[key] for e in group if e.get(key) is not None]
-            if values:
-                metrics[key] = mean_and_ci(values)
+        metrics = {key: summary for key in IMAGE_METRICS if (summary := _metric_summary(group, key)) is not None}
         fid = _fid(group, out)
         if fid is not None:
             metrics["fid"] = {"mean": fid, "std": 0.0, "ci95": 0.0, "n": len(group)}
         points.append({
-            "scheme": scheme, "snr_db": snr, "cbr": cbr, "cbr_value": group[0]["cbr_value"], "n_images": len(group),
+            "scheme": scheme, "snr_db": snr, "cbr": cbr, "cbr_value": group[0]["cbr_value"],
+            "n_images": len({e["image"] for e in group}), "n_draws": len({e.get("draw", 0) for e in group}),
             "n_lost": sum(bool(e.get("lost")) for e in group) if scheme in DIGITAL_SCHEMES else None,
             "metrics": metrics,
         })
@@ -892,7 +918,8 @@ def versions() -> dict:
 
 def build_results(store: ResultStore, out: Path, scorer: Scorer, skipped: list[dict], run_info: dict) -> dict:
     """The content of ``results.json``: configuration, versions, notes, every entry, per-point summaries."""
-    entries = sorted(store.entries.values(), key=lambda e: (e["image"], e["scheme"], e["snr_db"], e["cbr_value"]))
+    entries = sorted(store.entries.values(),
+                     key=lambda e: (e["image"], e["scheme"], e["snr_db"], e["cbr_value"], e.get("draw", 0)))
     notes = scorer.notes() + [f"{s['scheme']} at CBR {s['cbr']} skipped: {s['reason']}" for s in skipped]
     return {
         "config": {**store.identity, "metric_sources": scorer.sources(), "last_run": run_info},

@@ -2,7 +2,8 @@
 
     python -m ota.sweep_figures OUT        (or ``ota sweep --plot-only OUT``)
 
-Figures (matplotlib, one PNG per metric, means over images with 95 % confidence intervals as error bars):
+Figures (matplotlib, one PNG per metric, means over images (and channel draws) with 95 % confidence
+intervals as error bars, or the standard deviation, or the spread of the per-draw means):
 
 - SNR curves: ``OUT/snr_<metric>.png`` at every CBR that has at least two SNRs (the paper: CBR 1/48);
 - CBR curves: ``OUT/cbr_<metric>.png`` at every SNR that has at least two CBRs (the paper: 10 dB), CBR on a
@@ -58,7 +59,8 @@ SCHEME_STYLES = {  # label, colour, marker, line style
     "bpg-ldpc-fixed": ("BPG + 5G LDPC, 16-QAM 2/3, n=6144", "C1", "v", "--"),
     "bpg-capacity": ("BPG + capacity", "0.3", "D", ":"),
 }
-ERROR_BARS = ("ci95", "std")
+ERROR_BARS = ("ci95", "std", "draws")
+BAR_TEXT = {"ci95": "mean \u00b1 95 % CI", "std": "mean \u00b1 std", "draws": "mean, bars: lowest to highest draw mean"}
 AXES = {"snr": ("snr_db", "cbr"), "cbr": ("cbr_value", "snr_db")}
 """Curve axis -> (the point's x key, the key held fixed along a curve)."""
 
@@ -104,7 +106,7 @@ def _plot(axis: str, fixed: object, by_scheme: dict[str, list[dict]], metric: st
         label, colour, marker, style = SCHEME_STYLES[scheme]
         ax.errorbar(
             [p[x_key] for p in pts], [p["metrics"][metric]["mean"] for p in pts],
-            yerr=[p["metrics"][metric][error_bars] for p in pts], label=label, color=colour, marker=marker,
+            yerr=bar_lengths([p["metrics"][metric] for p in pts], error_bars), label=label, color=colour, marker=marker,
             linestyle=style, capsize=3,
         )
     if axis == "cbr":
@@ -117,8 +119,9 @@ def _plot(axis: str, fixed: object, by_scheme: dict[str, list[dict]], metric: st
         ax.set_xlabel("SNR [dB]")
     ax.set_ylabel(METRIC_LABELS[metric])
     n = max(p["n_images"] for pts in by_scheme.values() for p in pts)
-    bars = "95 % CI" if error_bars == "ci95" else "std"
-    ax.set_title(f"{title}, {_fixed_text(axis, fixed)}\nmean \u00b1 {bars} over {n} image{'s' * (n > 1)}", fontsize=10)
+    draws = max(p.get("n_draws", 1) for pts in by_scheme.values() for p in pts)
+    over = f"{n} image{'s' * (n > 1)}" + (f" x {draws} channel draws" if draws > 1 else "")
+    ax.set_title(f"{title}, {_fixed_text(axis, fixed)}\n{BAR_TEXT[error_bars]} over {over}", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -126,10 +129,18 @@ def _plot(axis: str, fixed: object, by_scheme: dict[str, list[dict]], metric: st
     return path
 
 
+def bar_lengths(summaries: list[dict], error_bars: str) -> list[float] | list[list[float]]:
+    """Matplotlib ``yerr`` of one curve: symmetric ``ci95`` / ``std``, or the spread of the draw means."""
+    if error_bars != "draws":
+        return [m[error_bars] for m in summaries]
+    return [[m["mean"] - m["draw_min"] for m in summaries], [m["draw_max"] - m["mean"] for m in summaries]]
+
+
 def plot_all(results: dict, out: Path, error_bars: str = "ci95") -> list[Path]:
     """Every SNR and CBR figure of ``results`` into ``out``; returns the files written.
 
-    ``error_bars``: "ci95" (95 % t-confidence interval of the mean) or "std" (standard deviation over images).
+    ``error_bars``: "ci95" (95 % t-confidence interval of the mean), "std" (standard deviation over the
+    entries) or "draws" (from the lowest to the highest mean over images of one channel draw).
     """
     if error_bars not in ERROR_BARS:
         raise SweepError(f"error_bars must be one of {ERROR_BARS}, got {error_bars!r}")

@@ -99,3 +99,17 @@ def test_bad_parameters_and_input_are_refused():
         code.encode(np.zeros(99, dtype=np.uint8))
     with pytest.raises(LdpcError, match="NaN"):
         code.decode(np.full(200, np.nan))
+
+
+def test_early_stopping_gives_the_full_decoders_bits_and_settles_clean_blocks_early():
+    rng = np.random.default_rng(4)
+    qam = Qam("16qam")
+    early, full = LdpcCode(3000, 6000, bits_per_symbol=4), LdpcCode(3000, 6000, bits_per_symbol=4, early_stop=False)
+    bits = rng.integers(0, 2, (6, 3000), dtype=np.uint8)
+    for es_n0_db in (5.0, 6.5, 8.0, 14.0):  # below, around and above this code's threshold
+        llr = awgn_llr(early, qam, bits, es_n0_db, rng)
+        (got, got_ok), (want, want_ok) = early.decode(llr), full.decode(llr)
+        assert np.array_equal(got, want) and np.array_equal(got_ok, want_ok)
+    assert early.blocks_decoded == 24 and full.blocks_stopped_early == 0
+    assert 6 <= early.blocks_stopped_early < 24  # at 14 dB every block settles in the early pass, at 5 dB none
+    assert early.describe()["early_stop_iterations"] == 5 and full.describe()["early_stop_iterations"] is None

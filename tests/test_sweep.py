@@ -36,7 +36,7 @@ from ota.sweep import (
     send_digital,
     summarise,
 )
-from ota.sweep_figures import bandwidth_savings, claims, crossing, snr_gains
+from ota.sweep_figures import bandwidth_savings, bar_lengths, claims, crossing, snr_gains
 
 SCHEMES = "perceptual,mse,bpg-ldpc,bpg-ldpc-fixed,bpg-capacity"
 CONFIGS = "qpsk-1/2,16qam-1/2,64qam-2/3"
@@ -241,6 +241,31 @@ def test_bad_input_is_refused(data: Path, tmp_path: Path, capsys: pytest.Capture
     assert main(sweep_args(small, tmp_path / "c", "--schemes", "bpg-capacity")) == 2
     assert "MS-SSIM needs at least 161x161" in capsys.readouterr().err
     assert not (tmp_path / "c" / "results.json").exists()
+
+
+def test_more_channel_draws_extend_a_store_and_give_their_spread(data: Path, weights_dir: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture):
+    args = ["sweep", "--schemes", "mse,bpg-ldpc-fixed", "--snr", "7", "--cbr", "1/48", "--data", str(data),
+            "--limit", "1", "--out", str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    first = {json.loads(line)["key"]: json.loads(line) for line in store_lines(tmp_path)[1:]}
+    capsys.readouterr()
+    assert main([*args, "--draws", "3", "--error-bars", "draws"]) == 0
+    assert "4 new entries, 2 already" in capsys.readouterr().out
+    results = json.loads((tmp_path / "results.json").read_text())
+    entries = {e["key"]: e for e in results["entries"]}
+    assert set(first) < set(entries) and all(entries[k]["psnr_db"] == first[k]["psnr_db"] for k in first)
+    mse = [e for e in results["entries"] if e["scheme"] == "mse"]
+    assert sorted(e["draw"] for e in mse) == [0, 1, 2]
+    assert len({e["psnr_db"] for e in mse}) == 3  # each draw meets its own noise
+    (point,) = [p for p in results["points"] if p["scheme"] == "mse"]
+    psnr = point["metrics"]["psnr_db"]
+    assert point["n_images"] == 1 and point["n_draws"] == 3 and psnr["n"] == 3
+    assert psnr["draw_means"] == [e["psnr_db"] for e in sorted(mse, key=lambda e: e["draw"])]
+    assert psnr["draw_min"] == min(psnr["draw_means"]) < psnr["mean"] < psnr["draw_max"] == max(psnr["draw_means"])
+    assert bar_lengths([psnr], "draws") == [[psnr["mean"] - psnr["draw_min"]], [psnr["draw_max"] - psnr["mean"]]]
+    with pytest.raises(SweepError, match="draws must be a positive number"):
+        SweepConfig(data=data, draws=0)
 
 
 def test_bpg_ldpc_over_the_ofdm_link_decodes_at_20_db(data: Path, weights_dir: Path, tmp_path: Path):

@@ -58,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output folder (store.jsonl, results.json, figures, claims.json)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images (sorted)")
     p.add_argument("--seed", type=int, default=0, help="seed of every channel draw (default 0)")
+    p.add_argument("--draws", type=int, default=1,
+                   help="channel realisations per image and point, each its own entry (default 1)")
     p.add_argument("--configs", default=None, metavar="NAMES",
                    help="the envelope's candidate configurations, comma-separated (e.g. qpsk-1/2,16qam-2/3; "
                         "default all 25)")
@@ -66,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="AlexNet features file for LPIPS (default $JSCC_WEIGHTS_DIR/alexnet_features.pth)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads during the sweep (default 1)")
     p.add_argument("--error-bars", choices=ERROR_BARS, default="ci95",
-                   help="figures' error bars: 95 %% CI of the mean (default) or std over images")
+                   help="figures' error bars: 95 %% CI of the mean (default), std over the entries, or draws: "
+                        "lowest to highest mean of one channel draw")
     p.add_argument("--plot-only", default=None, metavar="OUT",
                    help="only redraw the figures and claims of an existing sweep folder from its results.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -87,6 +90,7 @@ def _config(args: argparse.Namespace) -> SweepConfig:
         profile=args.profile,
         limit=args.limit,
         seed=args.seed,
+        draws=args.draws,
         configs=None if args.configs is None else _names(args.configs, "--configs"),
         numerology=settings.numerology,
         frame_config=settings.frame,
@@ -98,7 +102,7 @@ def _config(args: argparse.Namespace) -> SweepConfig:
 
 
 def _print_points(results: dict) -> None:
-    print(f"{'scheme':<15} {'SNR':>5} {'CBR':>6} {'n':>3} {'PSNR':>7} {'MS-SSIM':>8} {'LPIPS':>7} {'lost':>5}")
+    print(f"{'scheme':<15} {'SNR':>5} {'CBR':>6} {'n':>4} {'PSNR':>7} {'MS-SSIM':>8} {'LPIPS':>7} {'lost':>5}")
     for point in results["points"]:
         m = point["metrics"]
 
@@ -106,7 +110,8 @@ def _print_points(results: dict) -> None:
             return f"{m[key]['mean']:.{digits}f}" if key in m else "n/a"
 
         lost = "" if point["n_lost"] is None else str(point["n_lost"])
-        print(f"{point['scheme']:<15} {point['snr_db']:>5g} {point['cbr']:>6} {point['n_images']:>3} "
+        entries = point["n_images"] * point["n_draws"]
+        print(f"{point['scheme']:<15} {point['snr_db']:>5g} {point['cbr']:>6} {entries:>4} "
               f"{value('psnr_db', 2):>7} {value('ms_ssim', 4):>8} {value('lpips', 4):>7} {lost:>5}")
 
 
