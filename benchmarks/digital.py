@@ -12,7 +12,8 @@ Writes ``DIR/digital.json``:
   (demapping, LDPC decoding, CRC, HEIF rebuild and HEVC decode), with the budget, the bits used, the
   quality, the CRC result and the PSNR;
 - ``ldpc_throughput``: decoding (and encoding) speed in information Mbit/s of three codes
-  (rate-1/2 QPSK n=6144, the paper's block, and one Kodak-size transport block), batch 1 and 16;
+  (rate-1/2 QPSK n=6144, the paper's block, and one Kodak-size transport block), batch 1 and 16, at an
+  Es/N0 where they decode, with the CRC early stop (the default, :mod:`ota.ldpc`) and without it;
 - ``bler_qpsk_rate_half``: the measured BLER of rate-1/2 QPSK n=6144 over AWGN on an Es/N0 grid and
   its 10 % point.
 
@@ -146,16 +147,19 @@ def bench_throughput(args: argparse.Namespace, rng: np.random.Generator) -> dict
     for name, (n_info, n_coded, modulation, es_n0) in Progress(THROUGHPUT_CODES.items(), desc="LDPC throughput"):
         qam = Qam(modulation)
         code = LdpcCode(n_info, n_coded, bits_per_symbol=qam.bits_per_symbol)
+        full = LdpcCode(n_info, n_coded, bits_per_symbol=qam.bits_per_symbol, early_stop=False)
         entry = {"code": code.describe(), "es_n0_db": es_n0}
         for batch in (1, 16):
             bits = rng.integers(0, 2, (batch, n_info), dtype=np.uint8)
             received, noise_var = awgn(qam.map(code.encode(bits).reshape(-1)), es_n0, rng)
             llr = qam.demap(received, noise_var).reshape(batch, n_coded)
             decode_s = timed(lambda code=code, llr=llr: code.decode(llr), args.repeats)
+            full_s = timed(lambda full=full, llr=llr: full.decode(llr), args.repeats)
             encode_s = timed(lambda code=code, bits=bits: code.encode(bits), args.repeats)
             entry[f"batch{batch}"] = {
                 "decode_s": decode_s,
                 "decode_info_mbit_s": batch * n_info / decode_s / 1e6,
+                "decode_info_mbit_s_without_early_stop": batch * n_info / full_s / 1e6,
                 "encode_info_mbit_s": batch * n_info / encode_s / 1e6,
             }
         results[name] = entry

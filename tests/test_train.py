@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import dataclasses
 import re
 
@@ -260,6 +261,13 @@ def test_ota_train_writes_its_files_and_resumes(data_dir, tmp_path, capsys):
     assert read_checkpoint(out / "last.pt")["trainer"]["steps"]["pretrain"] == 2
     with (out / "log.csv").open() as f:
         assert [row["step"] for row in csv.DictReader(f)] == ["1", "2"]
+    log = (out / "log.csv").read_bytes()
+    elsewhere = tmp_path / "elsewhere.pt"
+    shutil.copy(out / "last.pt", elsewhere)
+    for start in ([*args, "--steps", "1"], ["train", "--resume", str(elsewhere), "--out", str(out), "--no-progress"]):
+        assert ota_main(start) == 2  # another run into a folder that holds one: refused, nothing overwritten
+        assert f"{out} already holds a training run (log.csv, last.pt)" in capsys.readouterr().err
+        assert (out / "log.csv").read_bytes() == log
 
 
 def test_ota_train_reports_bad_input_in_one_line(tmp_path, capsys):

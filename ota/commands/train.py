@@ -28,6 +28,7 @@ import argparse
 import dataclasses
 import math
 import os
+from pathlib import Path
 
 from models.distributed import destroy_process_group
 from models.time_budget import TimeBudget
@@ -121,9 +122,24 @@ def selected_stages(args: argparse.Namespace, config: TrainConfig) -> tuple[str,
                  and (stage in ("latent", "pretrain") or config.uses_discriminator))
 
 
+def check_out_dir(out_dir: str, resume: str | None) -> None:
+    """Refuse to start a run in a folder that holds another one: its log and checkpoints would be overwritten.
+
+    A folder holds a run when it has ``log.csv`` or ``last.pt``; continuing it (``--resume`` of a checkpoint
+    inside it) is allowed.
+    """
+    folder = Path(out_dir)
+    held = [name for name in ("log.csv", "last.pt") if (folder / name).is_file()]
+    if held and (resume is None or Path(resume).resolve().parent != folder.resolve()):
+        start = "a new run" if resume is None else f"a run resumed from {resume}"
+        raise UserError(f"{out_dir} already holds a training run ({', '.join(held)}); {start} would overwrite its log "
+                        f"and checkpoints: give another --out, or continue that run with --resume {folder / 'last.pt'}")
+
+
 def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     out_dir = args.out or os.path.join("runs", config.run.name)
+    check_out_dir(out_dir, args.resume)
     trainer = Trainer(config, out_dir=out_dir, lpips_weights=args.lpips_weights, progress=not args.no_progress,
                       pretrained=args.resume is None)
     try:
