@@ -24,7 +24,6 @@ Timings are medians over ``--repeats`` after one warm-up (HEVC search: a single 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -41,6 +40,7 @@ if __name__ == "__main__" and not __package__:  # run as a file: its folder woul
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from models.image_io import list_images, load_image  # noqa: E402
+from models.json_file import write_json  # noqa: E402
 from models.progress import Progress  # noqa: E402
 from models.symbols import n_symbols  # noqa: E402
 from ota.digital_chain import (  # noqa: E402
@@ -207,12 +207,8 @@ def main(argv: list[str] | None = None) -> dict:
         "bler_qpsk_rate_half": bench_bler(args, rng),
         "versions": versions(),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "digital.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(results, indent=2) + "\n")
-    temporary.replace(path)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    path = write_json(Path(args.out) / "digital.json", results)
     for r in per_config:
         print(f"{r['config']['name']:>18}: budget {r['budget_bits']} bits, q={r['quality']}, "
               f"HEVC+search {r['hevc_encode_with_search_s']:.2f} s, encode {r['channel_encode_s']:.2f} s, "

@@ -830,8 +830,9 @@ def run_sweep(config: SweepConfig, out: str | Path, *, progress: bool = True) ->
                     bar.update()
     wall_s = time.perf_counter() - t_start
     run_info = {
-        "schemes": list(config.schemes), "snrs_db": list(config.snrs_db), "cbrs": [cbr_text(c) for c in config.cbrs],
-        "draws": config.draws, "limit": config.limit, "images": list(images), "device": str(device), "threads": config.threads,
+        "schemes": list(config.schemes), "snrs_db": list(config.snrs_db),
+        "cbrs": [cbr_text(c) for c in config.cbrs], "draws": config.draws, "limit": config.limit,
+        "images": list(images), "device": str(device), "threads": config.threads,
         "new_entries": len(todo), "reused_entries": len(tasks) - len(todo), "wall_s": wall_s,
     }
     results = build_results(store, out, scorer, skipped, run_info)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
-import shutil
 import dataclasses
 import re
+import shutil
 
 import numpy as np
 import pytest
