@@ -2,7 +2,7 @@
 
     python benchmarks/claims_table.py --claims docs/comparison/claims.json --readme README.md
 
-Reads a sweep's ``claims.json`` (:mod:`ota.sweep_figures`: LPIPS-matched bandwidth saving and SNR gain)
+Reads a sweep's ``claims.json`` (:mod:`ota.sweep.figures`: LPIPS-matched bandwidth saving and SNR gain)
 and writes two markdown tables between ``<!-- comparison-table:begin -->`` and
 ``<!-- comparison-table:end -->`` of the README (and to stdout): the bandwidth saving (the CBR the
 digital scheme needs for the JSCC scheme's LPIPS, over the JSCC scheme's CBR; above 1 the JSCC scheme

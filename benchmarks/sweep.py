@@ -44,7 +44,7 @@ from ota.sweep import (  # noqa: E402
     run_sweep,
     versions,
 )
-from ota.sweep_figures import describe, render  # noqa: E402
+from ota.sweep.figures import describe, render  # noqa: E402
 
 CBR_SWEEP_SNR_DB = 10.0
 PAPER_CBR = Fraction(1, 48)

@@ -36,7 +36,7 @@ from ota.sweep import (
     send_digital,
     summarise,
 )
-from ota.sweep_figures import bandwidth_savings, bar_lengths, claims, crossing, snr_gains
+from ota.sweep.figures import bandwidth_savings, bar_lengths, claims, crossing, snr_gains
 
 SCHEMES = "perceptual,mse,bpg-ldpc,bpg-ldpc-fixed,bpg-capacity"
 CONFIGS = "qpsk-1/2,16qam-1/2,64qam-2/3"

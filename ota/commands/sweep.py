@@ -6,7 +6,7 @@ configuration (16-QAM, rate 2/3, n = 6144) and BPG + capacity. Every image x sch
 is one entry, appended to ``OUT/store.jsonl`` as it finishes: an interrupted sweep continues where it
 stopped, and a second grid (the CBR sweep after the SNR sweep) can go into the same folder. At the end
 ``OUT/results.json``, the figures (``snr_<metric>.png``, ``cbr_<metric>.png``) and ``OUT/claims.json``
-are written from the whole store. See :mod:`ota.sweep` and :mod:`ota.sweep_figures`.
+are written from the whole store. See :mod:`ota.sweep` and :mod:`ota.sweep.figures`.
 
 The paper's two sweeps (into one folder):
 
@@ -25,7 +25,7 @@ import os
 from ota import options
 from ota.commands import COMMANDS
 from ota.sweep import CHANNELS, PAPER_CBRS, SCHEMES, SweepConfig, as_cbr, cbr_text, run_sweep
-from ota.sweep_figures import ERROR_BARS, describe, render
+from ota.sweep.figures import ERROR_BARS, describe, render
 from ota.user_error import UserError
 from phy.channel_profile import PROFILES
 

@@ -1,6 +1,6 @@
 """The paper's figures and its two claims, from a sweep's ``results.json`` alone.
 
-    python -m ota.sweep_figures OUT        (or ``ota sweep --plot-only OUT``)
+    python -m ota.sweep.figures OUT        (or ``ota sweep --plot-only OUT``)
 
 Figures (matplotlib, one PNG per metric, means over images (and channel draws) with 95 % confidence
 intervals as error bars, or the standard deviation, or the spread of the per-draw means):
@@ -321,7 +321,7 @@ def render(out: str | Path, error_bars: str = "ci95") -> tuple[list[Path], dict]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ota.sweep_figures", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m ota.sweep.figures", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="a sweep's output folder (holding results.json)")
     parser.add_argument("--error-bars", choices=ERROR_BARS, default="ci95",
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         figures, found = render(args.out, args.error_bars)
     except (SweepError, json.JSONDecodeError, KeyError) as exc:
-        print(f"sweep_figures: error: {exc}", file=sys.stderr)
+        print(f"ota.sweep.figures: error: {exc}", file=sys.stderr)
         return 2
     for line in describe(found):
         print(line)
