@@ -241,5 +241,5 @@ def run_sweep(config: SweepConfig, out: str | Path, *, progress: bool = True) ->
         "new_entries": len(todo), "reused_entries": len(tasks) - len(todo), "wall_s": wall_s,
     }
     results = build_results(store, out, scorer, skipped, run_info)
-    write_json(out / RESULTS_FILE, results)
+    write_json(out / RESULTS_FILE, results, indent=None)
     return SweepRun(results, len(todo), len(tasks) - len(todo), wall_s, out)
