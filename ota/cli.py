@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from ota.commands import COMMANDS
-from ota.radio import RadioError
+from ota.radios import RadioError
 from ota.user_error import UserError
 
 

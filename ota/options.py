@@ -17,7 +17,7 @@ from models.evaluate import package_versions
 from models.image_io import load_image
 from models.registry import DEFAULT_MODEL, MODELS, resolve_model
 from ota.link import Link, RxImage, TxImage
-from ota.radio import Radio, RadioConfig, open_radio, parse_radio_spec
+from ota.radios import Radio, RadioConfig, backends, parse_radio_spec
 from ota.reception import Reception
 from ota.reception import write as write_reception
 from ota.user_error import UserError
@@ -209,12 +209,10 @@ def print_summary(result: dict, out: str | Path) -> None:
 
 
 def add_radio_options(p: argparse.ArgumentParser) -> None:
-    """Options that select and configure a radio (``ota.radio.RadioConfig``)."""
-    p.add_argument(
-        "--radio", required=True, metavar="KIND[:ADDRESS]",
-        help="pluto[:URI] (e.g. pluto:ip:192.168.2.1), soapy:DEVICE_ARGS (e.g. soapy:driver=uhd), "
-             "capture[:PATH.sigmf-meta], or emulator[:PROFILE]",
-    )
+    """Options that select and configure a radio (``ota.radios.RadioConfig``), each backend's own included."""
+    kinds = [f"{kind}[:{cls.address_name}] (e.g. {kind}:{cls.address_example})" for kind, cls in backends().items()]
+    p.add_argument("--radio", required=True, metavar="KIND[:ADDRESS]",
+                   help=", ".join(kinds[:-1]) + f", or {kinds[-1]}")
     p.add_argument("--radio-config", default=None, help="TOML file with a [radio] table of RadioConfig fields")
     p.add_argument("--freq", type=float, default=None, help="centre frequency in Hz (default 915e6)")
     p.add_argument("--bandwidth", type=float, default=None, help="analog RF bandwidth in Hz")
@@ -222,15 +220,13 @@ def add_radio_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rx-gain", type=float, default=None, help="manual RX gain in dB")
     p.add_argument("--gain-mode", default=None, choices=("manual", "slow_attack", "fast_attack"), help="RX AGC mode")
     p.add_argument("--timeout", type=float, default=None, help="seconds a device call may take (default 3)")
-    p.add_argument("--capture", default=None, metavar="PATH.sigmf-meta",
-                   help="capture radio: the SigMF file to record transmissions to, or to replay as reception")
-    p.add_argument("--radio-snr", type=snr_db, default=None, help="emulator radio: channel SNR in dB (default 20)")
-    p.add_argument("--radio-seed", type=int, default=None, help="emulator radio: seed of its random draws")
+    for backend in backends().values():
+        backend.add_options(p)
 
 
 def radio_config(args: argparse.Namespace, *, record: bool, sample_rate: float) -> tuple[str, RadioConfig]:
-    """(backend kind, RadioConfig) from the radio options at the link's ``sample_rate``; ``record`` says
-    --capture is written, not read."""
+    """(backend kind, RadioConfig) from the radio options at the link's ``sample_rate``; ``record`` says the
+    command transmits (a capture radio's --capture is written, not read)."""
     base = RadioConfig.from_toml(args.radio_config) if args.radio_config else RadioConfig()
     kind, config = parse_radio_spec(args.radio, base)
     changes = {
@@ -241,22 +237,16 @@ def radio_config(args: argparse.Namespace, *, record: bool, sample_rate: float) 
         "rx_gain_db": args.rx_gain,
         "gain_mode": args.gain_mode,
         "timeout_s": args.timeout,
-        "snr_db": args.radio_snr,
-        "seed": args.radio_seed,
-        ("record_path" if record else "capture_path"): args.capture,
     }
     config = config.replace(**{k: v for k, v in changes.items() if v is not None})
-    if kind == "capture" and config.capture_path is None and config.record_path is None:
-        raise ValueError("--radio capture needs --capture PATH.sigmf-meta (the file to record to or replay)")
-    return kind, config
+    return kind, backends()[kind].apply_options(config, args, record=record)
 
 
 def open_configured_radio(args: argparse.Namespace, num: Numerology, *, record: bool = False,
                           metadata: dict | None = None) -> Radio:
-    """Open the radio the options name, with the backend options that the link needs."""
+    """Open the radio the options name, as its backend opens for a link."""
     kind, config = radio_config(args, record=record, sample_rate=num.sample_rate)
-    extra = {"capture": {"metadata": metadata or {}}, "emulator": {"numerology": num}}.get(kind, {})
-    return open_radio(kind, config, **extra)
+    return backends()[kind].open_for_link(config, numerology=num, metadata=metadata or {})
 
 
 def transmission_metadata(link: Link, sent: TxImage, image_name: str, snr_db: float, sequence: int = 0) -> dict:

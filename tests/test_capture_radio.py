@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from ota.capture_radio import CaptureRadio, EndOfCapture
-from ota.radio import RadioConfig, RadioError, RadioSettingError
+from ota.radios import RadioConfig, RadioError, RadioSettingError
+from ota.radios.capture import CaptureRadio, EndOfCapture
 from phy.capture import read_capture, write_capture
 
 FS = 1e6

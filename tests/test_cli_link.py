@@ -12,12 +12,12 @@ from fakes import Air
 from fakes.fake_adi import FakeAdiModule, FakePlutoHardware
 
 import ota.link
-import ota.pluto
+import ota.radios.pluto
 from models.checkpoint import ModelCard, save_checkpoint
 from models.image_io import save_image
 from models.jscc import DeepJSCC, ModelConfig
 from ota.cli import main
-from ota.radio import RadioConfig
+from ota.radios import RadioConfig
 
 RESULT_KEYS = {"psnr_db", "ms_ssim", "lpips", "snr_db_est", "cbr", "frames_expected", "frames_decoded", "wall_s",
                "config", "versions"}
@@ -150,7 +150,7 @@ def test_bad_input_gets_one_clear_error_and_writes_nothing(
     capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pluto = FakePlutoHardware(air=Air(sample_rate=2e6, snr_db=30.0, seed=0))
-    monkeypatch.setattr(ota.pluto, "_import_adi", lambda: FakeAdiModule({RadioConfig().uri: pluto}))
+    monkeypatch.setattr(ota.radios.pluto, "_import_adi", lambda: FakeAdiModule({RadioConfig().uri: pluto}))
     not_image = tmp_path / "notes.png"
     not_image.write_text("this is text, not a PNG")
     good = tmp_path / "good.sigmf-meta"

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from ota.radio import Radio, RadioConfig, RadioTimeout, open_radio, parse_radio_spec
+from ota.radios import Radio, RadioConfig, RadioTimeout, open_radio, parse_radio_spec
 from phy.frame_config import FrameConfig
 from phy.numerology import Numerology
 from phy.receiver import Receiver

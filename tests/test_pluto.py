@@ -22,9 +22,10 @@ from fakes.fake_adi import (
     FakePlutoHardware,
 )
 
-import ota.pluto
-from ota.pluto import PlutoRadio, _import_adi
-from ota.radio import GRACE_S, RadioConfig, RadioError, RadioSettingError, RadioTimeout
+import ota.radios.pluto
+from ota.radios import RadioConfig, RadioError, RadioSettingError, RadioTimeout
+from ota.radios.device import GRACE_S
+from ota.radios.pluto import PlutoRadio, _import_adi
 from phy.frame_config import FrameConfig
 from phy.numerology import Numerology
 from phy.receiver import Receiver
@@ -40,7 +41,7 @@ CONFIG = RadioConfig(sample_rate=FS, center_freq=915e6, uri=URI, tx_gain_db=-10.
 def hardware(monkeypatch: pytest.MonkeyPatch) -> FakePlutoHardware:
     """A fake Pluto at URI whose loop gain is 0 dB with CONFIG's gains (-10 + 40 - 30)."""
     hw = FakePlutoHardware(air=Air(sample_rate=FS, snr_db=30.0, seed=5))
-    monkeypatch.setattr(ota.pluto, "_import_adi", lambda: FakeAdiModule({URI: hw}))
+    monkeypatch.setattr(ota.radios.pluto, "_import_adi", lambda: FakeAdiModule({URI: hw}))
     yield hw
     hw.release.set()
 
@@ -147,14 +148,14 @@ def test_configure_flushes_stale_buffers(hardware: FakePlutoHardware) -> None:
         radio.configure(CONFIG.replace(center_freq=2.4e9, rx_gain_db=30.0, rx_buffer_size=1000))
         received = radio.receive(5000)
         assert hardware.rx_destroyed == destroyed + 1
-        assert radio._sdr._rxbuf == 1000  # the new buffer size took effect
+        assert radio._device._rxbuf == 1000  # the new buffer size took effect
     assert not np.any(np.isclose(np.abs(received.real), STALE_CODE / 2048))
 
 
 def test_the_stream_continues_across_receives(monkeypatch: pytest.MonkeyPatch) -> None:
     def received(sizes: list[int]) -> np.ndarray:
         hw = FakePlutoHardware(air=Air(sample_rate=FS, seed=3))
-        monkeypatch.setattr(ota.pluto, "_import_adi", lambda: FakeAdiModule({URI: hw}))
+        monkeypatch.setattr(ota.radios.pluto, "_import_adi", lambda: FakeAdiModule({URI: hw}))
         with PlutoRadio(CONFIG) as radio:
             radio.transmit(burst(1500), cyclic=True)
             return np.concatenate([radio.receive(n) for n in sizes])
@@ -198,11 +199,11 @@ def test_agc_mode_leaves_the_gain_to_the_agc(hardware: FakePlutoHardware) -> Non
 
 def test_the_iio_context_gets_the_timeout(hardware: FakePlutoHardware) -> None:
     with PlutoRadio(CONFIG) as radio:
-        assert radio._sdr.ctx.timeout_ms == round(1000 * (CONFIG.timeout_s + CONFIG.rx_buffer_size / FS))
+        assert radio._device.ctx.timeout_ms == round(1000 * (CONFIG.timeout_s + CONFIG.rx_buffer_size / FS))
 
 
 def test_a_uri_without_a_device_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ota.pluto, "_import_adi", lambda: FakeAdiModule({}))
+    monkeypatch.setattr(ota.radios.pluto, "_import_adi", lambda: FakeAdiModule({}))
     start = time.monotonic()
     with pytest.raises(RadioError, match=r"PlutoSDR at usb:9\.9\.9 could not be opened \(No device found\).*"
                                          r"iio_info -u usb:9\.9\.9"):

@@ -18,11 +18,9 @@ from fakes import Air
 from fakes.fake_adi import FakeAdiModule, FakePlutoHardware
 from fakes.fake_soapy import FakeSoapyHardware, FakeSoapyModule
 
-import ota.pluto
-import ota.soapy
-from ota.emulator_radio import EmulatorRadio
-from ota.radio import (
-    GRACE_S,
+import ota.radios.pluto
+import ota.radios.soapy
+from ota.radios import (
     Radio,
     RadioConfig,
     RadioError,
@@ -31,6 +29,8 @@ from ota.radio import (
     open_radio,
     parse_radio_spec,
 )
+from ota.radios.device import GRACE_S
+from ota.radios.emulator import EmulatorRadio
 from phy.capture import write_capture
 
 SAMPLE_RATE = 1e6
@@ -75,7 +75,7 @@ def bench(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_p
     base = RadioConfig(sample_rate=SAMPLE_RATE, timeout_s=TIMEOUT_S, center_freq=915e6)
     if request.param == "pluto":
         hardware = FakePlutoHardware(air=Air(sample_rate=SAMPLE_RATE, seed=1))
-        monkeypatch.setattr(ota.pluto, "_import_adi", lambda: FakeAdiModule({"usb:1.2.5": hardware}))
+        monkeypatch.setattr(ota.radios.pluto, "_import_adi", lambda: FakeAdiModule({"usb:1.2.5": hardware}))
         request.addfinalizer(hardware.release.set)
         config = base.replace(uri="usb:1.2.5", tx_gain_db=-10.0, rx_gain_db=40.0, rx_buffer_size=4096)
 
@@ -86,7 +86,7 @@ def bench(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_p
                      ("PlutoSDR at usb:1.2.5", "521 kS/s..61.44 MS/s"), stall=stall)
     if request.param == "soapy":
         hardware = FakeSoapyHardware(air=Air(sample_rate=SAMPLE_RATE, seed=2))
-        monkeypatch.setattr(ota.soapy, "_import_soapy", lambda: FakeSoapyModule([hardware]))
+        monkeypatch.setattr(ota.radios.soapy, "_import_soapy", lambda: FakeSoapyModule([hardware]))
         request.addfinalizer(hardware.release.set)
         config = base.replace(device_args="driver=fake,serial=F00D", tx_gain_db=50.0, rx_gain_db=30.0)
 

@@ -18,9 +18,10 @@ from fakes.fake_soapy import (
     StreamResult,
 )
 
-import ota.soapy
-from ota.radio import GRACE_S, RadioConfig, RadioError, RadioSettingError, RadioTimeout
-from ota.soapy import SoapyRadio, _import_soapy
+import ota.radios.soapy
+from ota.radios import RadioConfig, RadioError, RadioSettingError, RadioTimeout
+from ota.radios.device import GRACE_S
+from ota.radios.soapy import SoapyRadio, _import_soapy
 
 FS = 1e6
 CONFIG = RadioConfig(sample_rate=FS, center_freq=915e6, device_args="driver=fake,serial=F00D", tx_gain_db=50.0,
@@ -31,7 +32,7 @@ CONFIG = RadioConfig(sample_rate=FS, center_freq=915e6, device_args="driver=fake
 def hardware(monkeypatch: pytest.MonkeyPatch) -> FakeSoapyHardware:
     """A fake device whose loop gain is 0 dB with CONFIG's gains (50 + 30 - 80)."""
     hw = FakeSoapyHardware(air=Air(sample_rate=FS, snr_db=30.0, seed=6))
-    monkeypatch.setattr(ota.soapy, "_import_soapy", lambda: FakeSoapyModule([hw]))
+    monkeypatch.setattr(ota.radios.soapy, "_import_soapy", lambda: FakeSoapyModule([hw]))
     yield hw
     hw.release.set()
 
@@ -153,7 +154,7 @@ def test_overflows_are_counted_logged_and_reading_goes_on(
 ) -> None:
     hardware.overflow_at_reads = {2, 4}
     with SoapyRadio(CONFIG) as radio:
-        with caplog.at_level(logging.WARNING, logger="ota.soapy"):
+        with caplog.at_level(logging.WARNING, logger="ota.radios.soapy"):
             received = radio.receive(10000)
         assert received.shape == (10000,) and radio.overflows == 2
     assert "2 overflow(s) while receiving 10000 samples" in caplog.text

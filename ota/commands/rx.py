@@ -16,9 +16,9 @@ import argparse
 import time
 
 from ota import options
-from ota.capture_radio import EndOfCapture
 from ota.commands import COMMANDS
 from ota.follow import Follower
+from ota.radios.capture import EndOfCapture
 from ota.user_error import UserError
 
 FOLLOW_CHUNK_S = 0.05

@@ -5,7 +5,7 @@
 on, taken from the real sources (pyadi-iio 0.0.21 ``adi/rx_tx.py``, ``adi/ad936x.py``,
 ``adi/context_manager.py``; SoapySDR 0.8.1 ``SoapySDR.py``): the same attribute and method names,
 signatures, limits, error types and messages. Tests inject them by monkeypatching the backend's
-loader (``ota.pluto._import_adi``, ``ota.soapy._import_soapy``).
+loader (``ota.radios.pluto._import_adi``, ``ota.radios.soapy._import_soapy``).
 
 A fake's transmitter reaches its receiver through :class:`Air`: the bursts pass through phy's
 channel emulator, so a transmitted OFDM burst is received with noise.

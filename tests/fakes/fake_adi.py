@@ -1,4 +1,4 @@
-"""A fake of pyadi-iio's ``adi`` module with ``adi.Pluto``, faithful to what ``ota.pluto`` relies on.
+"""A fake of pyadi-iio's ``adi`` module with ``adi.Pluto``, faithful to what ``ota.radios.pluto`` relies on.
 
 From pyadi-iio 0.0.21 (and 0.0.17, which behaves the same here):
 

@@ -1,4 +1,4 @@
-"""A fake of the ``SoapySDR`` module, faithful to what ``ota.soapy`` relies on.
+"""A fake of the ``SoapySDR`` module, faithful to what ``ota.radios.soapy`` relies on.
 
 From SoapySDR 0.8.1's ``SoapySDR.py`` (Debian's python3-soapysdr) and its C++ API:
 

@@ -16,11 +16,14 @@ delivered in full before the next burst's.
 
 from __future__ import annotations
 
+import argparse
 from collections import deque
 
 import numpy as np
 
-from ota.radio import Radio, RadioConfig, RadioSettingError
+from ota.radios.config import RadioConfig
+from ota.radios.errors import RadioSettingError
+from ota.radios.radio import Radio
 from phy.channel import ChannelEmulator, check_snr_db
 from phy.channel_profile import ChannelError, get_profile
 from phy.frame_config import FrameConfig
@@ -37,6 +40,27 @@ class EmulatorRadio(Radio):
     """
 
     kind = "emulator"
+    address_field = "profile"
+    address_name = "PROFILE"
+    address_example = "tdl-a"
+
+    @classmethod
+    def add_options(cls, parser: argparse.ArgumentParser) -> None:
+        from ota.options import snr_db  # the command line's SNR type; only ota.options calls add_options
+
+        parser.add_argument("--radio-snr", type=snr_db, default=None,
+                            help="emulator radio: channel SNR in dB (default 20)")
+        parser.add_argument("--radio-seed", type=int, default=None, help="emulator radio: seed of its random draws")
+
+    @classmethod
+    def apply_options(cls, config: RadioConfig, args: argparse.Namespace, *, record: bool) -> RadioConfig:
+        changes = {"snr_db": args.radio_snr, "seed": args.radio_seed}
+        return config.replace(**{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def open_for_link(cls, config: RadioConfig, *, numerology: Numerology, metadata: dict) -> EmulatorRadio:
+        """The emulator's SNR refers to the link's numerology."""
+        return cls(config, numerology=numerology)
 
     def __init__(
         self,

@@ -16,14 +16,18 @@ near the end returns the samples that are left (fewer than n) and a receive at t
 
 from __future__ import annotations
 
+import argparse
 import copy
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ota.radio import Radio, RadioConfig, RadioError, RadioSettingError, wait_until
+from ota.radios.config import RadioConfig
+from ota.radios.errors import RadioError, RadioSettingError
+from ota.radios.radio import Radio, wait_until
 from phy.capture import CaptureError, read_capture, write_capture
+from phy.numerology import Numerology
 
 
 class EndOfCapture(RadioError):
@@ -41,6 +45,28 @@ class CaptureRadio(Radio):
     """
 
     kind = "capture"
+    address_field = "capture_path"
+    address_name = "PATH.sigmf-meta"
+    address_example = "path.sigmf-meta"
+
+    @classmethod
+    def add_options(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--capture", default=None, metavar="PATH.sigmf-meta",
+                            help="capture radio: the SigMF file to record transmissions to, or to replay as reception")
+
+    @classmethod
+    def apply_options(cls, config: RadioConfig, args: argparse.Namespace, *, record: bool) -> RadioConfig:
+        """``--capture`` is the recording when the command transmits (``record``), else the replay."""
+        if args.capture is not None:
+            config = config.replace(**{"record_path" if record else "capture_path": args.capture})
+        if config.capture_path is None and config.record_path is None:
+            raise ValueError("--radio capture needs --capture PATH.sigmf-meta (the file to record to or replay)")
+        return config
+
+    @classmethod
+    def open_for_link(cls, config: RadioConfig, *, numerology: Numerology, metadata: dict) -> CaptureRadio:
+        """A recording carries ``metadata`` (what was sent, so that a replay can score itself)."""
+        return cls(config, metadata=metadata)
 
     def __init__(
         self, config: RadioConfig, *, loop: bool = False, realtime: bool = False, metadata: dict | None = None

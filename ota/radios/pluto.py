@@ -15,8 +15,8 @@ discarded (LO and gain settling).
 
 Timeouts: the IIO context's I/O timeout is set to ``timeout_s`` plus the time one RX buffer takes to
 fill (``ctx.set_timeout``, in ms), so a refill that gets no data raises ``OSError(ETIMEDOUT)`` from
-libiio; on top of that every call runs on a :class:`~ota.radio.DeadlineWorker` with a deadline (for
-``rx()``, :data:`~ota.radio.GRACE_S` longer than libiio's), which also bounds opening the context (a
+libiio; on top of that every call runs on a :class:`~ota.radios.device.DeadlineWorker` with a deadline (for
+``rx()``, :data:`~ota.radios.device.GRACE_S` longer than libiio's), which also bounds opening the context (a
 dead ``ip:`` URI otherwise blocks in connect / DNS) and calls stuck in USB or the kernel. A receive
 of n samples starts no ``rx()`` after ``timeout_s`` plus the duration of the whole buffers it needs
 plus ``GRACE_S``; while the Pluto delivers at its sample rate, a stall is reported by then.
@@ -32,26 +32,16 @@ AD9361 driver's full gain tables allow: 1..77 dB below 1.3 GHz, -4..71 dB to 4 G
 from __future__ import annotations
 
 import errno
-import logging
 import time
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from ota.radio import (
-    GRACE_S,
-    DeadlineWorker,
-    Radio,
-    RadioConfig,
-    RadioError,
-    RadioSettingError,
-    RadioTimeout,
-    check_range,
-    wait_until,
-)
-
-log = logging.getLogger(__name__)
+from ota.radios.config import RadioConfig, check_range
+from ota.radios.device import GRACE_S, DeviceRadio
+from ota.radios.errors import RadioError, RadioSettingError, RadioTimeout
+from ota.radios.radio import wait_until
 
 SAMPLE_RATE_RANGE = (521e3, 61.44e6)
 AD9363_LO_RANGE = (325e6, 3.8e9)
@@ -85,7 +75,7 @@ def rx_gain_range(rx_freq: float) -> tuple[float, float]:
     return RX_GAIN_TABLES[-1][1:]
 
 
-class PlutoRadio(Radio):
+class PlutoRadio(DeviceRadio):
     """A PlutoSDR (AD9363) through pyadi-iio.
 
     Args:
@@ -95,6 +85,9 @@ class PlutoRadio(Radio):
     """
 
     kind = "pluto"
+    address_field = "uri"
+    address_name = "URI"
+    address_example = "ip:192.168.2.1"
 
     def __init__(self, config: RadioConfig, *, ad9364: bool = False, flush_buffers: int = FLUSH_BUFFERS) -> None:
         super().__init__(config, f"PlutoSDR at {config.uri}")
@@ -107,47 +100,24 @@ class PlutoRadio(Radio):
         self._flush_buffers = int(flush_buffers)
         self._check(config)
         adi = _import_adi()
-        self._worker = DeadlineWorker(
-            self.name,
-            f"check the USB/Ethernet link, `iio_info -u {config.uri}`, and that no other program holds the Pluto",
-        )
-        self._sdr: Any = None
         self._pending = np.zeros(0, np.complex64)
         self._tx_busy_until = 0.0
         self._cyclic = False
-        try:
-            self._sdr = self._worker.call("opening the IIO context", config.timeout_s, adi.Pluto, config.uri)
-            self._apply(config)
-        except RadioTimeout:
-            self._release()
-            raise
-        except Exception as exc:
-            self._release()
-            if isinstance(exc, RadioError):
-                raise
-            raise RadioError(
-                f"{self.name} could not be opened ({exc}): check the USB/Ethernet link, `iio_info -u {config.uri}`, "
-                "and that no other program holds it"
-            ) from exc
+        check = f"check the USB/Ethernet link, `iio_info -u {config.uri}`, and that no other program holds"
+        self._open("opening the IIO context", adi.Pluto, config.uri, hint=f"{check} the Pluto", advice=f"{check} it")
 
-    def _call(self, what: str, function: Any, *args: Any, timeout_s: float | None = None) -> Any:
-        """One device call with a deadline; libiio/pyadi-iio errors become :class:`RadioError`."""
-        try:
-            return self._worker.call(what, self.config.timeout_s if timeout_s is None else timeout_s, function, *args)
-        except RadioError:
-            raise
-        except OSError as exc:
-            if exc.errno == errno.ETIMEDOUT:
-                raise RadioTimeout(
-                    f"{self.name} did not answer within {self._io_timeout(self.config):.3g} s ({what}: {exc}): "
-                    f"check the USB/Ethernet link and `iio_info -u {self.config.uri}`"
-                ) from exc
-            raise RadioError(f"{self.name} refused {what}: {exc}") from exc
-        except Exception as exc:  # pyadi-iio raises bare Exception / ValueError
-            raise RadioError(f"{self.name} refused {what}: {exc}") from exc
+    def _library_error(self, what: str, exc: Exception) -> RadioError:
+        """libiio's ETIMEDOUT is a :class:`RadioTimeout`; anything else pyadi-iio raises (bare Exception,
+        ValueError, OSError) a refusal."""
+        if isinstance(exc, OSError) and exc.errno == errno.ETIMEDOUT:
+            return RadioTimeout(
+                f"{self.name} did not answer within {self._io_timeout(self.config):.3g} s ({what}: {exc}): "
+                f"check the USB/Ethernet link and `iio_info -u {self.config.uri}`"
+            )
+        return super()._library_error(what, exc)
 
     def _set(self, attribute: str, value: Any) -> None:
-        self._call(f"{attribute}={value!r}", setattr, self._sdr, attribute, value)
+        self._call(f"{attribute}={value!r}", setattr, self._device, attribute, value)
 
     def _check(self, config: RadioConfig) -> None:
         """Refuse settings outside the Pluto's limits (before anything reaches the device)."""
@@ -185,11 +155,11 @@ class PlutoRadio(Radio):
             self._set("tx_hardwaregain_chan0", float(config.tx_gain_db))
         self._set("rx_buffer_size", int(config.rx_buffer_size))
         io_timeout = self._io_timeout(config)
-        self._call("set_timeout", self._sdr.ctx.set_timeout, int(round(io_timeout * 1000)))
-        self._call("rx_destroy_buffer", self._sdr.rx_destroy_buffer)
+        self._call("set_timeout", self._device.ctx.set_timeout, int(round(io_timeout * 1000)))
+        self._call("rx_destroy_buffer", self._device.rx_destroy_buffer)
         self._pending = np.zeros(0, np.complex64)
         for _ in range(self._flush_buffers):
-            self._call("rx (flushing stale buffers)", self._sdr.rx, timeout_s=io_timeout + GRACE_S)
+            self._call("rx (flushing stale buffers)", self._device.rx, timeout_s=io_timeout + GRACE_S)
 
     @staticmethod
     def _io_timeout(config: RadioConfig) -> float:
@@ -199,13 +169,13 @@ class PlutoRadio(Radio):
     def _destroy_tx(self) -> None:
         """Stop what the TX buffer is sending, after a one-shot burst has had its time on air."""
         wait_until(self._tx_busy_until)
-        self._call("tx_destroy_buffer", self._sdr.tx_destroy_buffer)
+        self._call("tx_destroy_buffer", self._device.tx_destroy_buffer)
 
     def _transmit(self, burst: np.ndarray, cyclic: bool) -> None:
         self._destroy_tx()
         self._set("tx_cyclic_buffer", cyclic)
         duration = burst.size / self.config.sample_rate
-        self._call("tx", self._sdr.tx, np.round(burst * np.float32(TX_FULL_SCALE)).astype(np.complex64),
+        self._call("tx", self._device.tx, np.round(burst * np.float32(TX_FULL_SCALE)).astype(np.complex64),
                    timeout_s=self.config.timeout_s + duration)
         self._tx_busy_until = 0.0 if cyclic else time.monotonic() + duration
         self._cyclic = cyclic
@@ -213,7 +183,7 @@ class PlutoRadio(Radio):
 
     def _stop(self) -> None:
         if self._cyclic:
-            self._call("tx_destroy_buffer", self._sdr.tx_destroy_buffer)
+            self._call("tx_destroy_buffer", self._device.tx_destroy_buffer)
             self._cyclic = False
 
     def _receive(self, n: int) -> np.ndarray:
@@ -228,7 +198,7 @@ class PlutoRadio(Radio):
                     f"{self.name} delivered {have} of {n} samples within {config.timeout_s:g} s plus their "
                     f"duration: check the USB/Ethernet link and `iio_info -u {config.uri}`"
                 )
-            block = self._call("rx", self._sdr.rx, timeout_s=self._io_timeout(config) + GRACE_S)
+            block = self._call("rx", self._device.rx, timeout_s=self._io_timeout(config) + GRACE_S)
             block = (np.asarray(block) / RX_FULL_SCALE).astype(np.complex64)
             chunks.append(block)
             have += block.size
@@ -239,18 +209,13 @@ class PlutoRadio(Radio):
     def _settings(self) -> dict:
         names = ("sample_rate", "rx_lo", "tx_lo", "rx_rf_bandwidth", "tx_rf_bandwidth", "gain_control_mode_chan0",
                  "rx_hardwaregain_chan0", "tx_hardwaregain_chan0", "rx_buffer_size")
-        return {name: self._call(f"reading {name}", getattr, self._sdr, name) for name in names}
+        return {name: self._call(f"reading {name}", getattr, self._device, name) for name in names}
 
-    def _close(self) -> None:
-        if self._sdr is not None and self._worker.hung is None:
-            try:
-                self._destroy_tx()
-                self._call("rx_destroy_buffer", self._sdr.rx_destroy_buffer)
-            except RadioError as exc:
-                log.warning("closing %s: %s", self.name, exc)
-        self._release()
+    def _shut_down(self) -> None:
+        """Destroy the TX and RX buffers (pyadi-iio frees the IIO context with the device object)."""
+        if self._device is not None and self._worker.hung is None:
+            self._quietly(self._destroy_buffers)
 
-    def _release(self) -> None:
-        """Drop the device object (pyadi-iio frees the IIO context with it) and end the worker."""
-        self._sdr = None
-        self._worker.stop()
+    def _destroy_buffers(self) -> None:
+        self._destroy_tx()
+        self._call("rx_destroy_buffer", self._device.rx_destroy_buffer)

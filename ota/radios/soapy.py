@@ -8,9 +8,9 @@ own scale. Settings are checked against what the device reports (``getSampleRate
 Receiving reads the RX stream, which runs from opening on, with ``readStream`` until N samples are in:
 ``SOAPY_SDR_OVERFLOW`` (the reader was too slow and the device dropped samples) is counted in
 ``overflows``, logged and reading goes on; ``SOAPY_SDR_TIMEOUT`` is retried until the receive's
-deadline (``timeout_s + n / sample_rate``), then :class:`~ota.radio.RadioTimeout`; any other error
-code is a :class:`~ota.radio.RadioError`. Each readStream waits at most what is left of that deadline;
-one that overruns its own timeout by :data:`~ota.radio.GRACE_S` marks the device as hung. The RX
+deadline (``timeout_s + n / sample_rate``), then :class:`~ota.radios.errors.RadioTimeout`; any other error
+code is a :class:`~ota.radios.errors.RadioError`. Each readStream waits at most what is left of that deadline;
+one that overruns its own timeout by :data:`~ota.radios.device.GRACE_S` marks the device as hung. The RX
 stream is restarted (deactivated and activated) after every configuration and before every burst, so
 that stale samples buffered by the driver are dropped.
 
@@ -37,16 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from ota.radio import (
-    GRACE_S,
-    DeadlineWorker,
-    Radio,
-    RadioConfig,
-    RadioError,
-    RadioSettingError,
-    RadioTimeout,
-    check_range,
-)
+from ota.radios.config import RadioConfig, check_range
+from ota.radios.device import GRACE_S, DeviceRadio
+from ota.radios.errors import RadioError, RadioSettingError, RadioTimeout
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +61,7 @@ def _import_soapy() -> ModuleType:
     return SoapySDR
 
 
-class SoapyRadio(Radio):
+class SoapyRadio(DeviceRadio):
     """A SoapySDR device, one RX and one TX channel.
 
     Args:
@@ -82,6 +75,9 @@ class SoapyRadio(Radio):
     """
 
     kind = "soapy"
+    address_field = "device_args"
+    address_name = "DEVICE_ARGS"
+    address_example = "driver=uhd"
 
     def __init__(self, config: RadioConfig, *, channel: int = 0) -> None:
         super().__init__(config, f"SoapySDR device '{config.device_args}'")
@@ -92,54 +88,35 @@ class SoapyRadio(Radio):
             )
         self._soapy = _import_soapy()
         self._channel = int(channel)
-        self._worker = DeadlineWorker(
-            self.name,
-            f"check the cable or network link, that the driver's SoapySDR module is installed (SoapySDRUtil --info) "
-            f"and that SoapySDRUtil --make='{config.device_args}' opens it",
-        )
-        self._device: Any = None
         self._rx_stream: Any = None
         self._tx_stream: Any = None
         self._writer: _BurstWriter | None = None
         self.underflows = 0
         self.timeouts = 0
-        try:
-            self._device = self._worker.call("opening", config.timeout_s, self._soapy.Device, config.device_args)
-            driver = self._call("getDriverKey", self._device.getDriverKey)
-            hardware = self._call("getHardwareKey", self._device.getHardwareKey)
-            self.name = f"SoapySDR {driver} device {hardware} '{config.device_args}'"
-            self._worker.device = self.name
-            self._apply(config)
-            soapy = self._soapy
-            self._rx_stream = self._call("setupStream RX", self._device.setupStream, soapy.SOAPY_SDR_RX,
-                                         soapy.SOAPY_SDR_CF32, [self._channel])
-            self._tx_stream = self._call("setupStream TX", self._device.setupStream, soapy.SOAPY_SDR_TX,
-                                         soapy.SOAPY_SDR_CF32, [self._channel])
-            mtu = int(self._call("getStreamMTU", self._device.getStreamMTU, self._tx_stream))
-            self._activate(self._rx_stream, "RX")
-            self._activate(self._tx_stream, "TX")
-            self._writer = _BurstWriter(self, mtu)
-        except RadioTimeout:
-            self._release()
-            raise
-        except Exception as exc:
-            self._release()
-            if isinstance(exc, RadioError):
-                raise
-            raise RadioError(
-                f"{self.name} could not be opened ({exc}): check that it is plugged in, that the SoapySDR module for "
-                f"its driver is installed (SoapySDRUtil --info), and the args (SoapySDRUtil "
-                f"--find='{config.device_args}' shows matching devices)"
-            ) from exc
+        self._open(
+            "opening", self._soapy.Device, config.device_args,
+            hint=f"check the cable or network link, that the driver's SoapySDR module is installed (SoapySDRUtil "
+                 f"--info) and that SoapySDRUtil --make='{config.device_args}' opens it",
+            advice=f"check that it is plugged in, that the SoapySDR module for its driver is installed (SoapySDRUtil "
+                   f"--info), and the args (SoapySDRUtil --find='{config.device_args}' shows matching devices)",
+        )
 
-    def _call(self, what: str, function: Any, *args: Any, timeout_s: float | None = None) -> Any:
-        """One device call with a deadline; driver exceptions become :class:`RadioError`."""
-        try:
-            return self._worker.call(what, self.config.timeout_s if timeout_s is None else timeout_s, function, *args)
-        except RadioError:
-            raise
-        except Exception as exc:  # SWIG passes the driver's C++ exceptions on as RuntimeError
-            raise RadioError(f"{self.name} refused {what}: {exc}") from exc
+    def _set_up(self, config: RadioConfig) -> None:
+        """Name the device by its driver and hardware, apply the settings, start both streams and the writer."""
+        driver = self._call("getDriverKey", self._device.getDriverKey)
+        hardware = self._call("getHardwareKey", self._device.getHardwareKey)
+        self.name = f"SoapySDR {driver} device {hardware} '{config.device_args}'"
+        self._worker.device = self.name
+        self._apply(config)
+        soapy = self._soapy
+        self._rx_stream = self._call("setupStream RX", self._device.setupStream, soapy.SOAPY_SDR_RX,
+                                     soapy.SOAPY_SDR_CF32, [self._channel])
+        self._tx_stream = self._call("setupStream TX", self._device.setupStream, soapy.SOAPY_SDR_TX,
+                                     soapy.SOAPY_SDR_CF32, [self._channel])
+        mtu = int(self._call("getStreamMTU", self._device.getStreamMTU, self._tx_stream))
+        self._activate(self._rx_stream, "RX")
+        self._activate(self._tx_stream, "TX")
+        self._writer = _BurstWriter(self, mtu)
 
     def _check_code(self, what: str, code: int) -> None:
         if code != 0:
@@ -250,31 +227,22 @@ class SoapyRadio(Radio):
         settings.update(overflows=self.overflows, underflows=self.underflows, timeouts=self.timeouts)
         return settings
 
-    def _close(self) -> None:
+    def _shut_down(self) -> None:
+        """End the writer, then (when the device still answers) deactivate and close both streams."""
         if self._writer is not None:
-            try:
-                self._writer.close()
-            except RadioError as exc:
-                log.warning("closing %s: %s", self.name, exc)
+            self._quietly(self._writer.close)
         if self._worker.hung is None:
-            try:
-                for stream, label in ((self._tx_stream, "TX"), (self._rx_stream, "RX")):
-                    if stream is not None:
-                        self._call(f"deactivateStream {label}", self._device.deactivateStream, stream)
-                        self._call(f"closeStream {label}", self._device.closeStream, stream)
-            except RadioError as exc:
-                log.warning("closing %s: %s", self.name, exc)
-        self._release()
+            self._quietly(self._close_streams)
 
-    def _release(self) -> None:
-        """Unmake the device (when it still answers) and end the worker."""
-        if self._device is not None and self._worker.hung is None:
-            try:
-                self._call("closing the device", self._device.close)
-            except RadioError as exc:
-                log.warning("closing %s: %s", self.name, exc)
-        self._device = None
-        self._worker.stop()
+    def _close_streams(self) -> None:
+        for stream, label in ((self._tx_stream, "TX"), (self._rx_stream, "RX")):
+            if stream is not None:
+                self._call(f"deactivateStream {label}", self._device.deactivateStream, stream)
+                self._call(f"closeStream {label}", self._device.closeStream, stream)
+
+    def _disconnect(self) -> None:
+        """Unmake the device."""
+        self._call("closing the device", self._device.close)
 
 
 class _BurstWriter:
