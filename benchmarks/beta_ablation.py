@@ -42,6 +42,7 @@ from models.checkpoint import load_checkpoint, read_checkpoint, weights_sha256  
 from models.evaluate import evaluate, package_versions  # noqa: E402
 from models.image_io import list_images  # noqa: E402
 from models.jscc import DeepJSCC  # noqa: E402
+from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS  # noqa: E402
 from models.train import Trainer, config_of_checkpoint  # noqa: E402
 from models.train_config import TrainConfig  # noqa: E402
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             model = load_checkpoint(checkpoint)[0]
             cached = {"weights_sha256": digest, "snrs_db": args.snr,
                       "scores": score(model, images, args.snr, lpips, args.seed)}
-            cache.write_text(json.dumps(cached, indent=2) + "\n")
+            write_json(cache, cached)
         entries.append({**dataclasses.asdict(setting), "weights_sha256": digest, "scores": cached["scores"]})
         ten = cached["scores"].get("10") or next(iter(cached["scores"].values()))
         print(f"{setting.name}: PSNR {ten['psnr_db']:.2f} dB, MS-SSIM {ten['ms_ssim']:.4f}, LPIPS {ten['lpips']:.4f}",
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "beta.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_json(out / "beta.json", record)
     print(f"wrote {out / 'beta.json'} and {plot(record, out / 'beta.png')}")
     return 0
 

@@ -30,11 +30,11 @@ if __name__ == "__main__" and not __package__:  # run as a file: its folder's mo
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from models.image_io import load_image  # noqa: E402
+from models.json_file import write_json  # noqa: E402
 from models.registry import DEFAULT_MODEL  # noqa: E402
 from ota.link import Link  # noqa: E402
 from ota.options import resolve_image, versions  # noqa: E402
-from phy.channel import ChannelEmulator  # noqa: E402
-from phy.channel_profile import get_profile  # noqa: E402
+from phy.channel import ChannelEmulator, get_profile  # noqa: E402
 
 STAGES = ("encode_ms", "tx_ms", "channel_ms", "rx_ms", "decode_ms")
 
@@ -123,7 +123,7 @@ def main() -> None:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "e2e.json").write_text(json.dumps(result, indent=2))
+    write_json(out / "e2e.json", result)
     print(json.dumps({"devices": result["devices"], "commands": result["commands"]}, indent=2))
 
 

@@ -52,6 +52,7 @@ if __name__ == "__main__" and not __package__:  # run as a file: its folder woul
 from benchmarks.readme_markers import check_markers, splice  # noqa: E402
 from models.evaluate import package_versions, transmit_awgn  # noqa: E402
 from models.image_io import list_images, load_image  # noqa: E402
+from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, compute_metrics, psnr  # noqa: E402
 from models.progress import Progress  # noqa: E402
 from models.registry import available_models, load_model  # noqa: E402
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         figures.append(plot_side_by_side(models, figure_images, args, out / "side_by_side.png"))
 
     report = {**results, "config": config, "versions": package_versions()}
-    (out / "quality.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "quality.json", report)
     tables = markdown_tables(results, args.snrs, len(paths), args)
     (out / "quality.md").write_text(tables, encoding="utf-8")
     if readme is not None:

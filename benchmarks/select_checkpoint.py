@@ -17,7 +17,6 @@ reference on LPIPS; that record is what a shipped model card keeps as ``selected
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +26,7 @@ if __name__ == "__main__" and not __package__:  # run as a file: its folder woul
 
 from models.evaluate import evaluate, package_versions  # noqa: E402
 from models.image_io import list_images  # noqa: E402
+from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS  # noqa: E402
 from models.registry import load_model  # noqa: E402
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "selection.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_json(out / "selection.json", record)
     for name, scores in {**candidates, **references}.items():
         mean = scores[key]
         mark = "*" if name == chosen else " "
