@@ -15,10 +15,10 @@ Measured (all on the default numerology, FFT 64 at 2 MS/s, single process, one B
 * ``detect_rate_lab_5db``: frames received with their header over ``lab`` at 5 dB;
 * ``false_frames_noise_10s``: frames reported in 10 s (20 M samples) of complex Gaussian noise;
 * ``post_eq_snr_loss_lab_db``: channel-normalised post-equalisation SNR over AWGN minus over ``lab``
-  (mean of several channel draws), at 10 and 20 dB (see ``phy.link_measurements``);
+  (mean of several channel draws), at 10 and 20 dB (see ``benchmarks.link_measurements``);
 * ``qpsk_ber_gap_db``: SNR at BER 1e-3 of QPSK through the whole chain minus theory's.
 
-The measurement functions are those the tests assert with (``phy.link_measurements``).
+The measurement functions are those the tests assert with (``benchmarks.link_measurements``).
 """
 
 from __future__ import annotations
@@ -50,11 +50,7 @@ import scipy  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.progress import Progress  # noqa: E402
-from phy.channel import ChannelEmulator  # noqa: E402
-from phy.frame_config import FrameConfig  # noqa: E402
-from phy.header import PayloadKind  # noqa: E402
-from phy.link_measurements import (  # noqa: E402
+from benchmarks.link_measurements import (  # noqa: E402
     count_false_frames,
     detection_rate,
     gaussian_symbols,
@@ -65,9 +61,14 @@ from phy.link_measurements import (  # noqa: E402
     run_link,
     snr_at_ber,
 )
+from models.progress import Progress  # noqa: E402
+from phy.channel import ChannelEmulator  # noqa: E402
+from phy.frame_config import FrameConfig  # noqa: E402
+from phy.header import PayloadKind  # noqa: E402
 from phy.numerology import Numerology  # noqa: E402
 from phy.papr import ccdf, symbol_papr_db  # noqa: E402
-from phy.receiver import Receiver, ReceiverConfig  # noqa: E402
+from phy.receiver import Receiver  # noqa: E402
+from phy.receiver_config import ReceiverConfig  # noqa: E402
 from phy.transmitter import Transmitter  # noqa: E402
 
 IMAGE_SYMBOLS = 24576  # a 512 x 768 image at CBR 1/48

@@ -28,7 +28,7 @@ from ota.link import Link
 from ota.reception import Reception
 from ota.reception import write as write_reception
 from phy.header import PayloadKind
-from phy.receiver import RxFrame
+from phy.rx_frame import RxFrame
 from phy.stream_receiver import StreamReceiver
 
 REMEMBERED = 8

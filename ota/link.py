@@ -23,7 +23,9 @@ from phy.frame_config import FrameConfig
 from phy.header import PayloadKind
 from phy.numerology import Numerology
 from phy.reassembly import Reassembled, reassemble
-from phy.receiver import Receiver, ReceiverConfig, RxFrame
+from phy.receiver import Receiver
+from phy.receiver_config import ReceiverConfig
+from phy.rx_frame import RxFrame
 from phy.symbol_interleaver import deinterleave, interleave
 from phy.transmitter import Transmitter, TxBurst
 

@@ -6,7 +6,7 @@ A ``--phy-config FILE.toml`` holds up to three tables, each optional (absent: th
     fft_size = 64
     [frame]         # phy.frame_config.FrameConfig: max_payload_symbols, midamble_interval, ...
     midamble_interval = 8
-    [receiver]      # phy.receiver.ReceiverConfig: equalizer, channel_smoothing, track_sfo, ...
+    [receiver]      # phy.receiver_config.ReceiverConfig: equalizer, channel_smoothing, track_sfo, ...
     equalizer = "mmse"
 
 :meth:`LinkConfig.to_dict` gives the same three tables (what result files echo).
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from phy.frame_config import FrameConfig
 from phy.numerology import Numerology
-from phy.receiver import ReceiverConfig
+from phy.receiver_config import ReceiverConfig
 
 TABLES: dict[str, type] = {"ofdm": Numerology, "frame": FrameConfig, "receiver": ReceiverConfig}
 """The TOML tables of a link configuration and the settings each holds."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from phy.header import Header
-from phy.receiver import RxFrame
+from phy.rx_frame import RxFrame
 
 
 class ReassemblyError(ValueError):

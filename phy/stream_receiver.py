@@ -4,7 +4,7 @@ A :class:`StreamReceiver` does what :meth:`phy.receiver.Receiver.receive` does t
 given in chunks of any size (a few hundred samples to millions):
 
 1. the DC offset is removed per block of ``block`` samples (default the receiver's ``chunk_samples``, as
-   one buffer is treated) counted from the start of the stream (:func:`~phy.receiver.remove_dc_offset`);
+   one buffer is treated) counted from the start of the stream (:func:`~phy.samples.remove_dc_offset`);
    samples move on once their block is complete, so a frame comes out at most one block after its last
    sample (2^16 samples: 3.3 ms at 20 MS/s, 33 ms at 2 MS/s), or at :meth:`StreamReceiver.finish`;
 2. the receiver runs on a window of the stream whenever ``hop`` new samples have arrived in it; frames
@@ -17,7 +17,7 @@ So a frame that straddles chunks is found once, from the same samples as in one 
 soft symbols and diagnostics, to float rounding, when ``block`` is the receiver's ``chunk_samples``),
 and memory stays bounded by ``hop`` plus the longest
 frame plus one DC block whatever the stream's length. Unlike one buffer, input with a peak outside
-:data:`~phy.receiver.SCALE_RANGE` is rescaled chunk by chunk. Frames found twice (in the overlap of two
+:data:`~phy.samples.SCALE_RANGE` is rescaled chunk by chunk. Frames found twice (in the overlap of two
 windows) are told apart by their start: within a cyclic prefix of a frame already returned they are
 dropped.
 """
@@ -28,7 +28,9 @@ import dataclasses
 
 import numpy as np
 
-from phy.receiver import Receiver, RxFrame, as_samples, remove_dc_offset
+from phy.receiver import Receiver
+from phy.rx_frame import RxFrame
+from phy.samples import as_samples, remove_dc_offset
 
 DEFAULT_HOP = 1 << 18
 """Samples gathered between two runs of the receiver (~13 ms at 20 MS/s)."""

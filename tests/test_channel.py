@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phy.channel import SNR_RANGE_DB, ChannelEmulator
-from phy.channel_profile import PROFILES, ChannelError, ChannelProfile, get_profile
-from phy.interpolation import interpolate
+from phy.channel import PROFILES, SNR_RANGE_DB, ChannelEmulator, ChannelError, ChannelProfile, get_profile
+from phy.channel.interpolation import interpolate
 from phy.numerology import Numerology
 
 NUM = Numerology()

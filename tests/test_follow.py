@@ -24,7 +24,7 @@ SNR_DB = 16.0
 def _unseen_channel(samples: np.ndarray, sample_rate: float, rng: np.random.Generator) -> np.ndarray:
     """Three static paths at 0, 5 and 11 samples, a 1.7 kHz CFO, a 113-sample delay, AWGN at 16 dB.
 
-    Written here for this test only: none of the project's channel profiles (phy.channel_profile) is it.
+    Written here for this test only: none of the project's channel profiles (phy.channel.profile) is it.
     """
     taps = np.zeros(12, np.complex64)
     taps[[0, 5, 11]] = [0.9, 0.35 * np.exp(1j), 0.2 * np.exp(-2j)]

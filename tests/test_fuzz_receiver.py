@@ -6,17 +6,22 @@ Every input is array-like and numeric (anything else gets one ``SampleFormatErro
 
 from __future__ import annotations
 
+import sys
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from phy.frame_config import FrameConfig
-from phy.link_measurements import gaussian_symbols
-from phy.numerology import Numerology
-from phy.receiver import Receiver, RxFrame
-from phy.transmitter import Transmitter
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.link_measurements import gaussian_symbols  # noqa: E402
+from phy.frame_config import FrameConfig  # noqa: E402
+from phy.numerology import Numerology  # noqa: E402
+from phy.receiver import Receiver  # noqa: E402
+from phy.rx_frame import RxFrame  # noqa: E402
+from phy.transmitter import Transmitter  # noqa: E402
 
 NUM = Numerology()
 RECEIVER = Receiver(NUM)

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from phy.adc import adc_gain, quantize
-from phy.impairments import (
+from phy.channel.adc import adc_gain, quantize
+from phy.channel.impairments import (
     apply_iq_imbalance,
     apply_sfo,
     image_rejection_db,
@@ -16,7 +16,7 @@ from phy.impairments import (
     lo_phase,
     wiener_phase_noise,
 )
-from phy.interpolation import HALF_WIDTH, fractional_delay_filters, interpolate
+from phy.channel.interpolation import HALF_WIDTH, fractional_delay_filters, interpolate
 
 
 def multitone(n: int, frequencies: np.ndarray, phases: np.ndarray, delay: float = 0.0) -> np.ndarray:

@@ -11,7 +11,7 @@ from ota.cli import main
 from phy.frame_config import FrameConfig
 from phy.link_config import LinkConfig, LinkConfigError
 from phy.numerology import Numerology
-from phy.receiver import ReceiverConfig
+from phy.receiver_config import ReceiverConfig
 
 
 def test_the_three_tables_are_read_and_echoed(tmp_path):

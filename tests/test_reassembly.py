@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from phy.channel import ChannelEmulator
-from phy.frame_config import FrameConfig
-from phy.link_measurements import gaussian_symbols
-from phy.numerology import Numerology
-from phy.reassembly import ReassemblyError, reassemble
-from phy.receiver import Receiver
-from phy.transmitter import Transmitter
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.link_measurements import gaussian_symbols  # noqa: E402
+from phy.channel import ChannelEmulator  # noqa: E402
+from phy.frame_config import FrameConfig  # noqa: E402
+from phy.numerology import Numerology  # noqa: E402
+from phy.reassembly import ReassemblyError, reassemble  # noqa: E402
+from phy.receiver import Receiver  # noqa: E402
+from phy.transmitter import Transmitter  # noqa: E402
 
 NUM = Numerology()
 TX = Transmitter(NUM, FrameConfig(max_payload_symbols=10, inter_frame_gap=200))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from phy.channel import ChannelEmulator
-from phy.frame_config import FrameConfig
-from phy.header import HEADER_CODED_BITS, Header, PayloadKind, decode_header, encode_header
-from phy.header_decoding import decode_headers
-from phy.link_measurements import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.link_measurements import (  # noqa: E402
     gaussian_symbols,
     post_eq_snr_db,
     qpsk_ber_theory,
@@ -19,9 +20,15 @@ from phy.link_measurements import (
     run_link,
     snr_at_ber,
 )
-from phy.numerology import SUPPORTED_FFT_SIZES, Numerology
-from phy.receiver import Receiver, ReceiverConfig, SampleFormatError
-from phy.transmitter import Transmitter
+from phy.channel import ChannelEmulator  # noqa: E402
+from phy.frame_config import FrameConfig  # noqa: E402
+from phy.header import HEADER_CODED_BITS, Header, PayloadKind, decode_header, encode_header  # noqa: E402
+from phy.header_decoding import decode_headers  # noqa: E402
+from phy.numerology import SUPPORTED_FFT_SIZES, Numerology  # noqa: E402
+from phy.receiver import Receiver  # noqa: E402
+from phy.receiver_config import ReceiverConfig  # noqa: E402
+from phy.samples import SampleFormatError  # noqa: E402
+from phy.transmitter import Transmitter  # noqa: E402
 
 NO_CLIP = FrameConfig(peak_limit=None)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from phy.channel import ChannelEmulator
-from phy.channel_profile import get_profile
-from phy.link_measurements import (
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.link_measurements import (  # noqa: E402
     count_false_frames,
     detection_rate,
     gaussian_symbols,
@@ -15,9 +18,10 @@ from phy.link_measurements import (
     residual_to_reported,
     run_link,
 )
-from phy.numerology import Numerology
-from phy.receiver import Receiver
-from phy.transmitter import Transmitter
+from phy.channel import ChannelEmulator, get_profile  # noqa: E402
+from phy.numerology import Numerology  # noqa: E402
+from phy.receiver import Receiver  # noqa: E402
+from phy.transmitter import Transmitter  # noqa: E402
 
 
 def test_lab_detection_rate_at_5_db() -> None:

@@ -10,7 +10,8 @@ import pytest
 from phy.capture import read_capture
 from phy.frame_config import FrameConfig
 from phy.numerology import Numerology
-from phy.receiver import Receiver, ReceiverConfig
+from phy.receiver import Receiver
+from phy.receiver_config import ReceiverConfig
 from phy.stream_receiver import StreamReceiver
 
 CAPTURES = sorted((Path(__file__).parent.parent / "captures").glob("*.sigmf-meta"))

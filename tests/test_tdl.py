@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.special import j0
 
-from phy.fading import N_SINUSOIDS, block_fading, doppler_fading, doppler_grid_step
-from phy.tdl import TDL_TABLES, exponential_profile, power_delay_profile, rms_delay_spread, tdl_profile
+from phy.channel.fading import N_SINUSOIDS, block_fading, doppler_fading, doppler_grid_step
+from phy.channel.tdl import TDL_TABLES, exponential_profile, power_delay_profile, rms_delay_spread, tdl_profile
 
 TABLE_SIZES = {"TDL-A": 23, "TDL-B": 23, "TDL-C": 24}
 TABLE_MAX_DELAY = {"TDL-A": 9.6586, "TDL-B": 4.7834, "TDL-C": 8.6523}

@@ -22,7 +22,7 @@ from phy.capture import capture_info, iter_capture, read_capture
 from phy.frame_config import FrameConfig
 from phy.link_config import LinkConfig, LinkConfigError
 from phy.numerology import Numerology
-from phy.receiver import ReceiverConfig
+from phy.receiver_config import ReceiverConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

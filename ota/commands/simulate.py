@@ -16,8 +16,7 @@ from ota import options
 from ota.commands import COMMANDS
 from ota.link import Link, RxImage, TxImage
 from phy.capture import write_capture
-from phy.channel import ChannelEmulator
-from phy.channel_profile import get_profile
+from phy.channel import ChannelEmulator, get_profile
 from phy.reassembly import Reassembled
 
 

@@ -27,7 +27,7 @@ from ota.commands import COMMANDS
 from ota.sweep import CHANNELS, PAPER_CBRS, SCHEMES, SweepConfig, as_cbr, cbr_text, run_sweep
 from ota.sweep.figures import ERROR_BARS, describe, render
 from ota.user_error import UserError
-from phy.channel_profile import PROFILES
+from phy.channel import PROFILES
 
 
 def _names(text: str, option: str) -> tuple[str, ...]:

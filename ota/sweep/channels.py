@@ -10,8 +10,7 @@ from ota.digital_chain import (
     awgn,
 )
 from ota.link import Link
-from phy.channel import ChannelEmulator
-from phy.channel_profile import ChannelProfile
+from phy.channel import ChannelEmulator, ChannelProfile
 from phy.header import PayloadKind
 
 

@@ -20,10 +20,10 @@ from ota.digital_chain import (
 )
 from ota.hevc import CHROMA
 from ota.ldpc import DEFAULT_ITERATIONS, EARLY_ITERATIONS
-from phy.channel_profile import get_profile
+from phy.channel import get_profile
 from phy.frame_config import FrameConfig
 from phy.numerology import Numerology
-from phy.receiver import ReceiverConfig
+from phy.receiver_config import ReceiverConfig
 
 JSCC_SCHEMES = {"generative": "generative", "perceptual": "perceptual", "mse": "mse"}
 """JSCC scheme -> registered model family (``<family>-cbr<N>``)."""

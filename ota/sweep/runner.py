@@ -40,7 +40,7 @@ from ota.sweep.results import build_results
 from ota.sweep.schemes import Clock, run_capacity, run_envelope, run_fixed, run_jscc
 from ota.sweep.scoring import Scorer
 from ota.sweep.store import ResultStore
-from phy.channel_profile import get_profile
+from phy.channel import get_profile
 
 
 @dataclass(frozen=True)

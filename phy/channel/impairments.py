@@ -5,7 +5,7 @@ Conventions (all functions take and return 1-D complex arrays at the receiver's 
 * SFO: the receiver's sample clock runs at ``(1 + sfo_ppm * 1e-6)`` times the transmitter's. Receive
   sample ``m`` is taken at transmit time ``origin + (m - origin) / (1 + sfo_ppm * 1e-6)`` (in transmit
   samples), so a burst is stretched by ``1 + ppm * 1e-6`` and a tone at ``f`` cycles/sample is received at
-  ``f / (1 + ppm * 1e-6)``. It is done by band-limited interpolation (``phy.interpolation``).
+  ``f / (1 + ppm * 1e-6)``. It is done by band-limited interpolation (``phy.channel.interpolation``).
 * CFO and phase noise: the received signal is multiplied by ``exp(j theta[n])`` with
   ``theta[n] = 2 pi cfo_hz (n - origin) / sample_rate + phase0 + phi[n]``. ``phi`` is the phase noise of
   the transmit and receive oscillators together, a Wiener process with a Lorentzian spectrum of
@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from phy.interpolation import interpolate
+from phy.channel.interpolation import interpolate
 
 
 def apply_sfo(x: np.ndarray, sfo_ppm: float, origin: float = 0.0) -> np.ndarray:

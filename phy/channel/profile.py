@@ -37,7 +37,7 @@ import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from phy.tdl import PDP_MODELS
+from phy.channel.tdl import PDP_MODELS
 
 FADING_MODES = ("block", "doppler")
 

@@ -13,17 +13,17 @@ that ``snr_db`` is the SNR of the received burst, as set and measured on a bench
 
 Order of the impairments (that of a radio chain; each only where the profile enables it):
 
-1. multipath: the paths of the power-delay profile (``phy.tdl``) with block or Doppler Rayleigh fading
-   (``phy.fading``), each path a band-limited fractional delay (``phy.interpolation``);
+1. multipath: the paths of the power-delay profile (``phy.channel.tdl``) with block or Doppler Rayleigh fading
+   (``phy.channel.fading``), each path a band-limited fractional delay (``phy.channel.interpolation``);
 2. sample-clock offset: resampling by ``1 + sfo_ppm * 1e-6`` about the arrival of input sample 0, which
-   therefore stays at ``offset`` while later samples drift (``phy.impairments``);
+   therefore stays at ``offset`` while later samples drift (``phy.channel.impairments``);
 3. timing: a random number of samples of noise before and after the burst;
 4. local oscillators: CFO, a random initial phase and Wiener phase noise of the transmit and receive
    oscillators together (multiplication by ``exp(j theta[n])``);
 5. thermal noise of variance ``sigma^2`` on every output sample, padding included;
 6. receiver IQ imbalance (``mu y + nu conj(y)``, which mirrors the noise too);
 7. receiver DC offset (``dc_offset`` times the signal RMS ``sqrt(P)``, random phase);
-8. ADC (``phy.adc``): a gain that puts the RMS of the received burst (signal, noise and DC, as an AGC
+8. ADC (``phy.channel.adc``): a gain that puts the RMS of the received burst (signal, noise and DC, as an AGC
    would measure it) ``adc_backoff_db`` below full scale, rounding, clipping; divided back.
 
 ``ChannelOutput.offset`` is the output index where input sample 0 arrives through a zero-delay path:
@@ -38,10 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phy.adc import adc_gain, quantize
-from phy.channel_profile import ChannelError, ChannelProfile, get_profile
-from phy.fading import block_fading, doppler_fading, doppler_grid_step
-from phy.impairments import (
+from phy.channel.adc import adc_gain, quantize
+from phy.channel.fading import block_fading, doppler_fading, doppler_grid_step
+from phy.channel.impairments import (
     apply_iq_imbalance,
     apply_sfo,
     image_rejection_db,
@@ -49,9 +48,10 @@ from phy.impairments import (
     lo_phase,
     wiener_phase_noise,
 )
-from phy.interpolation import fractional_delay_filters
+from phy.channel.interpolation import fractional_delay_filters
+from phy.channel.profile import ChannelError, ChannelProfile, get_profile
+from phy.channel.tdl import power_delay_profile
 from phy.numerology import Numerology
-from phy.tdl import power_delay_profile
 
 SNR_RANGE_DB = (-20.0, 60.0)
 
@@ -107,7 +107,7 @@ class ChannelEmulator:
     """Applies a ``ChannelProfile`` to bursts of baseband samples.
 
     Args:
-        profile: a ``ChannelProfile`` or the name of one in ``phy.channel_profile.PROFILES``.
+        profile: a ``ChannelProfile`` or the name of one in ``phy.channel.profile.PROFILES``.
         numerology: the OFDM numerology (sample rate, FFT size and occupied subcarriers for the SNR).
         rng: the generator every random quantity is drawn from (the same seed gives the same output).
     """

@@ -1,7 +1,10 @@
 """Measurements of the physical layer's quality, shared by the tests and ``benchmarks/phy.py``.
 
 Each function runs the transmitter, a channel emulator and the receiver, or scores what came back,
-and returns plain numbers, so that the tests assert on exactly what the benchmark reports.
+and returns plain numbers, so that the tests assert on exactly what the benchmark reports. It lives
+with the benchmarks, not in ``phy``: nothing that ships uses it, and the tests import it as
+``benchmarks.link_measurements`` with the repository root on ``sys.path`` (as they import
+``benchmarks.claims_table``).
 
 Post-equalisation SNR is measured *channel-normalised*: the error of each symbol is weighted by its
 subcarrier's true channel power ``|H_k|^2 / mean |H|^2`` before averaging. Zero-forcing on a
@@ -21,7 +24,8 @@ from phy.channel import ChannelEmulator, ChannelOutput
 from phy.header import PayloadKind
 from phy.numerology import Numerology
 from phy.ofdm import positions
-from phy.receiver import Receiver, RxFrame
+from phy.receiver import Receiver
+from phy.rx_frame import RxFrame
 from phy.transmitter import Transmitter, TxBurst
 
 
