@@ -24,7 +24,7 @@ from ota.user_error import UserError
 from phy.frame_config import FrameConfig
 from phy.link_config import LinkConfig, LinkConfigError
 from phy.numerology import SUPPORTED_FFT_SIZES, Numerology
-from phy.receiver import ReceiverConfig
+from phy.receiver_config import ReceiverConfig
 
 SNR_RANGE_DB = (-10.0, 40.0)
 DEFAULT_IMAGE = "matplotlib:grace_hopper.jpg"

@@ -37,7 +37,7 @@ class RadioConfig:
         device_args: SoapySDR device arguments (``driver=uhd,serial=...``); never empty (no discovery).
         capture_path: SigMF capture that the capture radio replays as its received stream.
         record_path: SigMF capture that the capture radio writes every transmitted burst to.
-        profile: channel profile name of the emulator (``phy.channel_profile.PROFILES``).
+        profile: channel profile name of the emulator (``phy.channel.PROFILES``).
         snr_db: SNR of the emulator in dB (the channel emulator's definition).
         seed: seed of the emulator's random generator.
     """

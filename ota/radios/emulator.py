@@ -24,8 +24,7 @@ import numpy as np
 from ota.radios.config import RadioConfig
 from ota.radios.errors import RadioSettingError
 from ota.radios.radio import Radio
-from phy.channel import ChannelEmulator, check_snr_db
-from phy.channel_profile import ChannelError, get_profile
+from phy.channel import ChannelEmulator, ChannelError, check_snr_db, get_profile
 from phy.frame_config import FrameConfig
 from phy.numerology import Numerology
 

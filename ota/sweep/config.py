@@ -110,7 +110,7 @@ class SweepConfig:
         snrs_db: channel SNRs [dB] (Es/N0 per symbol; for ``ofdm`` the emulator's SNR, see :mod:`phy.channel`).
         cbrs: channel bandwidth ratios (complex channel uses per real source dimension).
         channel: ``awgn`` (symbol level) or ``ofdm`` (the full link).
-        profile: channel-emulator profile for ``ofdm`` (:data:`phy.channel_profile.PROFILES`).
+        profile: channel-emulator profile for ``ofdm`` (:data:`phy.channel.PROFILES`).
         limit: sweep only the first ``limit`` images.
         seed: seed of every channel draw.
         draws: channel realisations per (image, SNR, CBR), each its own entry (draw 0 is the one a

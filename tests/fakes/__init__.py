@@ -32,7 +32,7 @@ class Air:
 
     Args:
         sample_rate: samples/s (the emulator's numerology).
-        profile: channel profile name (``phy.channel_profile.PROFILES``).
+        profile: channel profile name (``phy.channel.PROFILES``).
         snr_db: the emulator's SNR in dB.
         seed: seed of the generator for the channel and the noise.
         latency: samples from "now" to the start of an emission placed without a start.
