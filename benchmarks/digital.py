@@ -13,7 +13,7 @@ Writes ``DIR/digital.json``:
   quality, the CRC result and the PSNR;
 - ``ldpc_throughput``: decoding (and encoding) speed in information Mbit/s of three codes
   (rate-1/2 QPSK n=6144, the paper's block, and one Kodak-size transport block), batch 1 and 16, at an
-  Es/N0 where they decode, with the CRC early stop (the default, :mod:`ota.ldpc`) and without it;
+  Es/N0 where they decode, with the CRC early stop (the default, :mod:`ota.baseline.ldpc`) and without it;
 - ``bler_qpsk_rate_half``: the measured BLER of rate-1/2 QPSK n=6144 over AWGN on an Es/N0 grid and
   its 10 % point.
 
@@ -43,7 +43,7 @@ from models.image_io import list_images, load_image  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.progress import Progress  # noqa: E402
 from models.symbols import n_symbols  # noqa: E402
-from ota.digital_chain import (  # noqa: E402
+from ota.baseline.chain import (  # noqa: E402
     CONFIGURATIONS,
     PAPER_CONFIG,
     DigitalScheme,
@@ -52,9 +52,9 @@ from ota.digital_chain import (  # noqa: E402
     psnr_score,
     threshold_db,
 )
-from ota.hevc import QualityLadder  # noqa: E402
-from ota.ldpc import LdpcCode  # noqa: E402
-from ota.qam import Qam  # noqa: E402
+from ota.baseline.hevc import QualityLadder  # noqa: E402
+from ota.baseline.ldpc import LdpcCode  # noqa: E402
+from ota.baseline.qam import Qam  # noqa: E402
 from ota.sweep import versions as sweep_versions  # noqa: E402
 
 SYNTHETIC_SIZE = (512, 768)

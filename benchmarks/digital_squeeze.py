@@ -7,9 +7,9 @@
 The channel is not run again. A digital entry (scheme ``bpg-ldpc``, ``bpg-ldpc-fixed`` or ``bpg-capacity``) of
 an ``ota sweep`` results file (:mod:`ota.sweep`) that was not lost was received bit-exactly, so its received
 image is the HEVC decode of the original at the recorded rung (``quality``), coded as the sweep codes it
-(:class:`ota.hevc.QualityLadder` with the sweep's chroma format, :func:`ota.hevc.decode`: 8-bit values, scored
-as they are); a lost entry is scored as :func:`ota.digital_chain.lost_image` (mid-grey). Each entry of the
-chosen schemes at ``--snr`` and ``--cbr`` is rebuilt so, scored with LPIPS (AlexNet trunk, the sweep's
+(:class:`ota.baseline.hevc.QualityLadder` with the sweep's chroma format, :func:`ota.baseline.hevc.decode`:
+8-bit values, scored as they are); a lost entry is scored as :func:`ota.baseline.chain.lost_image` (mid-grey).
+Each entry of the chosen schemes at ``--snr`` and ``--cbr`` is rebuilt so, scored with LPIPS (AlexNet trunk, the sweep's
 ``lpips``), PSNR and LPIPS with the SqueezeNet 1.1 trunk (``lpips_squeeze``), and checked: the rebuilt
 coding must have the stored ``bitstream_bits``, and the recomputed LPIPS and PSNR must equal the stored ones
 (within :data:`LPIPS_TOLERANCE` and :data:`PSNR_TOLERANCE_DB`), the proof that the rebuilt image is the one
@@ -40,8 +40,8 @@ from models.image_io import list_images, load_image  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS, compute_metrics  # noqa: E402
 from models.progress import Progress  # noqa: E402
-from ota.digital_chain import lost_image  # noqa: E402
-from ota.hevc import QualityLadder, decode  # noqa: E402
+from ota.baseline.chain import lost_image  # noqa: E402
+from ota.baseline.hevc import QualityLadder, decode  # noqa: E402
 from ota.sweep import DIGITAL_SCHEMES, SweepError, as_cbr, cbr_text, versions  # noqa: E402
 
 LPIPS_TOLERANCE = 1e-4
@@ -95,7 +95,7 @@ def received_image(entry: dict, ladder: QualityLadder) -> torch.Tensor:
     """The image the receiver of ``entry`` scored: (3, H, W) float32 in [0, 1].
 
     Not lost: the HEVC decode of the original (``ladder``, the sweep's chroma format) at the entry's
-    ``quality``, which must have the entry's ``bitstream_bits``; lost: :func:`ota.digital_chain.lost_image`.
+    ``quality``, which must have the entry's ``bitstream_bits``; lost: :func:`ota.baseline.chain.lost_image`.
     """
     if entry["lost"]:
         return lost_image(ladder.height, ladder.width)

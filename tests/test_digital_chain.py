@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ota.digital_chain import (
+from ota.baseline.chain import (
     CONFIGURATIONS,
     LOST_IMAGE_VALUE,
     PAPER_CONFIG,
@@ -24,7 +24,7 @@ from ota.digital_chain import (
     lost_image,
     threshold_db,
 )
-from ota.hevc import QualityLadder, decode
+from ota.baseline.hevc import QualityLadder, decode
 
 
 @pytest.fixture(autouse=True, scope="module")

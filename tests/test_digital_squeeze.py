@@ -15,8 +15,8 @@ import torch
 from models.image_io import list_images, load_image, save_image
 from models.metrics import LPIPS
 from models.symbols import n_symbols
-from ota.digital_chain import lost_image
-from ota.hevc import CHROMA, QualityLadder, decode
+from ota.baseline.chain import lost_image
+from ota.baseline.hevc import CHROMA, QualityLadder, decode
 from ota.sweep import Clock, Scorer, entry_key, run_capacity
 
 ROOT = Path(__file__).resolve().parents[1]

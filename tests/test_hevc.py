@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from models.image_io import to_uint8
-from ota.hevc import (
+from ota.baseline.hevc import (
     MAX_QUALITY,
     HevcError,
     QualityLadder,

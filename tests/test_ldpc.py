@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ota.digital_chain import awgn, block_error_rate, threshold_db
-from ota.ldpc import LdpcCode, LdpcError, _tb_size
-from ota.qam import Qam
+from ota.baseline.chain import awgn, block_error_rate, threshold_db
+from ota.baseline.ldpc import LdpcCode, LdpcError, _tb_size
+from ota.baseline.qam import Qam
 
 
 @pytest.fixture(autouse=True, scope="module")

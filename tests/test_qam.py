@@ -7,7 +7,7 @@ import pytest
 import torch
 from sionna.phy.mapping import Mapper
 
-from ota.qam import MODULATIONS, Qam, QamError
+from ota.baseline.qam import MODULATIONS, Qam, QamError
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -17,9 +17,9 @@ from matplotlib import cbook
 
 from models.fid import frechet_distance
 from models.image_io import load_image, save_image
+from ota.baseline.chain import CONFIGURATIONS, DigitalError, psnr_score
+from ota.baseline.hevc import QualityLadder
 from ota.cli import main
-from ota.digital_chain import CONFIGURATIONS, DigitalError, psnr_score
-from ota.hevc import QualityLadder
 from ota.sweep import (
     FID_FOLDER,
     STORE_FILE,

@@ -13,7 +13,14 @@ from PIL import Image
 from scipy.stats import binomtest
 
 from ota.cli import main
-from ota.user_study import (
+from ota.study.analysis import (
+    analyse,
+    highest_less_preferred,
+    load_answers,
+    preferences,
+    wilson_interval,
+)
+from ota.study.kit import (
     StudyConfig,
     StudyError,
     build_study,
@@ -22,13 +29,6 @@ from ota.user_study import (
     load_study,
     parse_cbr,
     patch_positions,
-)
-from ota.user_study_analysis import (
-    analyse,
-    highest_less_preferred,
-    load_answers,
-    preferences,
-    wilson_interval,
 )
 
 SIZES = {"kodim01.png": (80, 112), "kodim02.png": (96, 72), "sub/kodim03.png": (72, 72)}  # name -> (H, W)

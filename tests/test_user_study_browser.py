@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ota.user_study import StudyConfig, build_study
-from ota.user_study_analysis import analyse, wilson_interval
+from ota.study.analysis import analyse, wilson_interval
+from ota.study.kit import StudyConfig, build_study
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

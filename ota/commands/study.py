@@ -18,9 +18,9 @@ import json
 from pathlib import Path
 
 from ota.commands import COMMANDS
+from ota.study.analysis import analyse, highest_less_preferred
+from ota.study.kit import StudyConfig, build_study, parse_cbr
 from ota.user_error import UserError
-from ota.user_study import StudyConfig, build_study, parse_cbr
-from ota.user_study_analysis import analyse, highest_less_preferred
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -12,21 +12,21 @@ channel symbols (:func:`models.symbols.n_symbols`) in every scheme:
 - ``bpg-ldpc``: the envelope of the (modulation x code rate) configurations (:data:`ENVELOPE`, or a subset):
   among the configurations whose spectral efficiency is within the AWGN capacity at the SNR, the one whose
   image, sent over the sweep's channel, scores the highest PSNR is kept (ties: the lower spectral
-  efficiency), as :func:`ota.digital_chain.envelope_best` does over AWGN; here the channel is the
+  efficiency), as :func:`ota.baseline.chain.envelope_best` does over AWGN; here the channel is the
   sweep's own (symbol AWGN or the OFDM link), every candidate meets the SAME channel realisation, each
   phase is timed, and a candidate that could not win even error-free is not simulated
   (:func:`run_envelope`).
-- ``bpg-ldpc-fixed``: the paper's fixed configuration :data:`ota.digital_chain.PAPER_CONFIG`
+- ``bpg-ldpc-fixed``: the paper's fixed configuration :data:`ota.baseline.chain.PAPER_CONFIG`
   (16-QAM, rate 2/3, n = 6144), its own curve.
 - ``bpg-capacity``: HEVC at the AWGN capacity's bits, delivered without error
-  (:func:`ota.digital_chain.capacity_bound`; no channel simulation, the nominal SNR).
+  (:func:`ota.baseline.chain.capacity_bound`; no channel simulation, the nominal SNR).
 
 A digital image is lost when a transport-block CRC fails (or nothing fitted the budget, or no frame
-arrived); it is scored as :func:`ota.digital_chain.lost_image` (mid-grey) and counted as lost.
+arrived); it is scored as :func:`ota.baseline.chain.lost_image` (mid-grey) and counted as lost.
 
 Channels (``channel``):
 
-- ``awgn``: symbol-level complex AWGN at Es/N0 = SNR (:func:`ota.digital_chain.awgn`); the receiver knows
+- ``awgn``: symbol-level complex AWGN at Es/N0 = SNR (:func:`ota.baseline.chain.awgn`); the receiver knows
   the noise variance; there is no header, the receiver is told the image size and configuration.
 - ``ofdm``: every scheme's symbols go through the same OFDM link: the symbol interleaver
   (:mod:`phy.symbol_interleaver`, as :meth:`ota.link.Link.frame_symbols` does for JSCC), OFDM frames
@@ -34,7 +34,7 @@ Channels (``channel``):
   header), :class:`phy.channel.ChannelEmulator` with the named profile, the receiver, reassembly,
   de-interleaving, and the receiver's per-symbol noise variance into the generator or the soft demapper.
   A QAM payload's header carries ``model_id`` = bits per symbol and ``aux`` = the configuration's
-  code id (index + 1 in :data:`CODE_IDS`); the receiver decodes with the configuration it reads there.
+  code id (:mod:`ota.baseline.code_ids`); the receiver decodes with the configuration it reads there.
 
 Randomness: the channel of one (image, SNR, CBR) is drawn from ``SeedSequence([seed, crc32(key)])``
 (``[seed, crc32(key), d]`` for its draw ``d >= 1`` when ``draws`` asks for several realisations), the
@@ -68,7 +68,6 @@ from __future__ import annotations
 from ota.sweep.channels import Channel, OfdmChannel, Received, SymbolChannel
 from ota.sweep.config import (
     CHANNELS,
-    CODE_IDS,
     DIGITAL_SCHEMES,
     ENVELOPE,
     FID_FOLDER,
@@ -84,9 +83,6 @@ from ota.sweep.config import (
     as_cbr,
     cbr_text,
     channel_seed,
-    code_id,
-    config_by_name,
-    config_from_header,
     entry_key,
 )
 from ota.sweep.results import build_results, load_results, mean_and_ci, summarise, versions
@@ -106,7 +102,6 @@ from ota.sweep.store import ResultStore
 
 __all__ = [
     "CHANNELS",
-    "CODE_IDS",
     "Channel",
     "Clock",
     "DIGITAL_SCHEMES",
@@ -134,9 +129,6 @@ __all__ = [
     "build_results",
     "cbr_text",
     "channel_seed",
-    "code_id",
-    "config_by_name",
-    "config_from_header",
     "entry_key",
     "error_free_score",
     "load_results",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ota.digital_chain import (
+from ota.baseline.chain import (
     awgn,
 )
 from ota.link import Link

@@ -12,14 +12,16 @@ import numpy as np
 
 from models.channel import PAPER_SNRS_DB
 from ota import options
-from ota.digital_chain import (
+from ota.baseline.chain import (
     CONFIGURATIONS,
     LOST_IMAGE_VALUE,
     PAPER_CONFIG,
     DigitalConfig,
+    DigitalError,
 )
-from ota.hevc import CHROMA
-from ota.ldpc import DEFAULT_ITERATIONS, EARLY_ITERATIONS
+from ota.baseline.code_ids import config_by_name
+from ota.baseline.hevc import CHROMA
+from ota.baseline.ldpc import DEFAULT_ITERATIONS, EARLY_ITERATIONS
 from phy.channel import get_profile
 from phy.frame_config import FrameConfig
 from phy.numerology import Numerology
@@ -32,8 +34,6 @@ SCHEMES = (*JSCC_SCHEMES, *DIGITAL_SCHEMES)
 CHANNELS = ("awgn", "ofdm")
 ENVELOPE = CONFIGURATIONS
 """The envelope's candidate configurations by default (BPSK .. 256-QAM x rates 1/3 .. 5/6)."""
-CODE_IDS: tuple[DigitalConfig, ...] = (*CONFIGURATIONS, PAPER_CONFIG)
-"""Configurations a QAM frame header can name: ``aux`` = index + 1."""
 PAPER_CBRS = (Fraction(1, 96), Fraction(1, 48), Fraction(1, 24), Fraction(1, 12))
 """The paper's CBR sweep (at 10 dB)."""
 IMAGE_METRICS = ("psnr_db", "ms_ssim", "lpips", "dists")
@@ -77,24 +77,12 @@ def channel_seed(seed: int, image: str, snr_db: float, cbr: Fraction, draw: int 
                                   + ([draw] if draw else []))
 
 
-def config_by_name(name: str) -> DigitalConfig:
-    """A configuration of :data:`CODE_IDS` by name (e.g. ``16qam-1/2``)."""
-    for config in CODE_IDS:
-        if config.name == name:
-            return config
-    raise SweepError(f"unknown digital configuration {name!r}; expected some of {[c.name for c in CODE_IDS]}")
-
-
-def code_id(config: DigitalConfig) -> int:
-    """Header ``aux`` of a QAM payload sent with ``config`` (index + 1 in :data:`CODE_IDS`)."""
-    return CODE_IDS.index(config) + 1
-
-
-def config_from_header(bits_per_symbol: int, aux: int) -> DigitalConfig | None:
-    """The configuration a QAM header names (None when the id is unknown or disagrees with the QAM order)."""
-    if not 1 <= aux <= len(CODE_IDS) or CODE_IDS[aux - 1].bits_per_symbol != bits_per_symbol:
-        return None
-    return CODE_IDS[aux - 1]
+def named_configs(names: tuple[str, ...]) -> tuple[DigitalConfig, ...]:
+    """The digital configurations of ``names`` (:func:`ota.baseline.code_ids.config_by_name`), or SweepError."""
+    try:
+        return tuple(config_by_name(name) for name in names)
+    except DigitalError as exc:
+        raise SweepError(str(exc)) from None
 
 
 # ---------------------------------------------------------------- configuration
@@ -162,8 +150,7 @@ class SweepConfig:
         if self.configs is not None:
             if not self.configs:
                 raise SweepError("the envelope needs at least one configuration")
-            for name in self.configs:
-                config_by_name(name)
+            named_configs(self.configs)
         if isinstance(self.draws, bool) or not isinstance(self.draws, int) or self.draws < 1:
             raise SweepError(f"draws must be a positive number of channel realisations, got {self.draws!r}")
         if self.threads is not None and self.threads < 1:
@@ -172,7 +159,7 @@ class SweepConfig:
     @property
     def envelope(self) -> tuple[DigitalConfig, ...]:
         """The envelope's candidate configurations."""
-        return ENVELOPE if self.configs is None else tuple(config_by_name(n) for n in self.configs)
+        return ENVELOPE if self.configs is None else named_configs(self.configs)
 
     def identity(self, metrics: list[str]) -> dict:
         """Everything that fixes the value of an entry (the grid and the run's speed settings do not):

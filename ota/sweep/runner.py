@@ -21,7 +21,7 @@ from models.metrics import MS_SSIM_MIN_SIZE
 from models.progress import Progress
 from models.registry import DEFAULT_MODEL, available_models
 from models.symbols import n_symbols
-from ota.hevc import QualityLadder
+from ota.baseline.hevc import QualityLadder
 from ota.link import Link, resolve_device
 from ota.sweep.channels import Channel, OfdmChannel, SymbolChannel
 from ota.sweep.config import (

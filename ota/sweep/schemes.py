@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ota.digital_chain import (
+from ota.baseline.chain import (
     PAPER_CONFIG,
     DigitalConfig,
     DigitalError,
@@ -21,10 +21,10 @@ from ota.digital_chain import (
     lost_image,
     psnr_score,
 )
-from ota.hevc import QualityLadder, decode
+from ota.baseline.code_ids import code_id, config_from_header
+from ota.baseline.hevc import QualityLadder, decode
 from ota.link import Link, model_id
 from ota.sweep.channels import Channel
-from ota.sweep.config import code_id, config_from_header
 from phy.header import PayloadKind
 
 

@@ -22,7 +22,7 @@ bits; it uses the smallest TBS that holds them and fills the rest with known zer
 effective rate is ``tb_size / n_coded`` (slightly above ``n_info / n_coded``), and the CRC bits come
 on top, as in 5G where the code rate counts the TBS and not its CRC.
 
-LLR convention (shared with :mod:`ota.qam` and ``phy``): ``llr = log P(b=0) / P(b=1)``, positive means
+LLR convention (shared with :mod:`ota.baseline.qam` and ``phy``): ``llr = log P(b=0) / P(b=1)``, positive means
 0. Sionna's decoder takes logits ``log P(b=1) / P(b=0)``; the sign is flipped inside :meth:`decode`.
 Everything runs on the CPU in float32 (Sionna's "single" precision), batched over transport blocks.
 """

@@ -2,14 +2,14 @@
 
 An image of ``k`` channel symbols' budget is sent as:
 
-1. **Source:** HEVC intra, 4:4:4 (:mod:`ota.hevc`), at the highest quality whose packed bitstream fits
+1. **Source:** HEVC intra, 4:4:4 (:mod:`ota.baseline.hevc`), at the highest quality whose packed bitstream fits
    the source budget ``bits_budget(k, bits_per_symbol, code_rate) = floor(k * bps * rate)`` bits.
-2. **Channel code:** 5G NR LDPC transport blocks (:mod:`ota.ldpc`): by default one transport block
+2. **Channel code:** 5G NR LDPC transport blocks (:mod:`ota.baseline.ldpc`): by default one transport block
    of exactly ``k * bps`` coded bits (38.212 segments it into code blocks of up to 8448 bits);
    with ``block_coded_bits = n`` the payload is cut into transport blocks of ``n`` coded bits each
    (the paper's CBR sweep: 16-QAM, rate 2/3, ``n = 6144``), plus one shorter block for the rest when
    it can carry at least 24 bits. Each transport block has its own CRC.
-3. **Modulation:** Gray QAM (:mod:`ota.qam`), unit energy; exactly ``k`` symbols. Symbols left over
+3. **Modulation:** Gray QAM (:mod:`ota.baseline.qam`), unit energy; exactly ``k`` symbols. Symbols left over
    when the rest is too short for a transport block are known filler symbols (a fixed pseudo-random
    sequence of the same constellation) that the receiver ignores.
 
@@ -43,9 +43,9 @@ import numpy as np
 import torch
 
 from models.metrics import psnr
-from ota.hevc import CHROMA, HevcError, HevcImage, QualityLadder, decode, unpack_bitstream
-from ota.ldpc import DEFAULT_ITERATIONS, MAX_CODE_RATE, MIN_INFO_BITS, LdpcCode, LdpcError
-from ota.qam import MODULATIONS, Qam, bits_per_symbol
+from ota.baseline.hevc import CHROMA, HevcError, HevcImage, QualityLadder, decode, unpack_bitstream
+from ota.baseline.ldpc import DEFAULT_ITERATIONS, MAX_CODE_RATE, MIN_INFO_BITS, LdpcCode, LdpcError
+from ota.baseline.qam import MODULATIONS, Qam, bits_per_symbol
 
 LOST_IMAGE_VALUE = 0.5
 """A lost image is replaced by a uniform image of this value (mid-grey, in [0, 1]) and scored as such."""
@@ -152,7 +152,7 @@ class DigitalConfig:
     """One digital configuration: modulation, code rate and (optionally) the transport-block length.
 
     Attributes:
-        modulation: a key of :data:`ota.qam.MODULATIONS`.
+        modulation: a key of :data:`ota.baseline.qam.MODULATIONS`.
         code_rate: information bits per coded bit (exact fraction).
         block_coded_bits: None: one transport block fills the symbols; else coded bits per transport block.
     """
@@ -278,12 +278,12 @@ class DigitalScheme:
     """HEVC + 5G NR LDPC + QAM for one configuration.
 
     Args:
-        modulation: a key of :data:`ota.qam.MODULATIONS`.
+        modulation: a key of :data:`ota.baseline.qam.MODULATIONS`.
         code_rate: e.g. ``Fraction(2, 3)``, ``"2/3"`` or ``0.5``.
         block_coded_bits: coded bits per transport block (None: one transport block per image).
         num_iter: LDPC belief-propagation iterations.
         demapping: "app" (exact) or "maxlog".
-        chroma: HEVC chroma format (:data:`ota.hevc.CHROMA` "444" by default); both ends must agree.
+        chroma: HEVC chroma format (:data:`ota.baseline.hevc.CHROMA` "444" by default); both ends must agree.
     """
 
     def __init__(
@@ -344,7 +344,8 @@ class DigitalScheme:
         Args:
             image: (3, H, W) float in [0, 1] or (H, W, 3) uint8.
             k_symbols: channel symbols available.
-            ladder: the image's :class:`~ota.hevc.QualityLadder` (same chroma), to reuse encodings across calls.
+            ladder: the image's :class:`~ota.baseline.hevc.QualityLadder` (same chroma), to reuse encodings
+                across calls.
         """
         layout = self.layout(k_symbols)
         ladder = ladder or QualityLadder(image, self.chroma)

@@ -7,7 +7,7 @@ one as the most significant bit of the point's index (Sionna's ``Mapper`` order)
 
 Soft demapping uses Sionna's ``Demapper`` ("app": exact a-posteriori LLRs, or "maxlog") with the
 receiver's per-symbol noise variance ``noise_var = E|n|^2`` (complex noise, the unit of the symbols).
-LLR convention, shared with :mod:`ota.ldpc` and ``phy``: ``llr = log P(b=0|y) / P(b=1|y)``, positive
+LLR convention, shared with :mod:`ota.baseline.ldpc` and ``phy``: ``llr = log P(b=0|y) / P(b=1|y)``, positive
 means 0 (Sionna's own logits have the opposite sign; they are negated here). An erased symbol is
 given ``noise_var = inf``: all its LLRs are exactly 0.
 """

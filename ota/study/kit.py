@@ -9,7 +9,7 @@ same seeded random places in both (and in an optional reference folder), and wri
   server) that shows each pair side by side in a seeded random order, scheme A on a seeded random side, asks
   "Which image looks better?" (click, or the keys left / right arrow), records every choice with its response time
   [ms] and exports the answers as JSON (a download link, a ``<pre>`` block and ``window.studyResults``);
-* ``study.json``: what :mod:`ota.user_study_analysis` needs to read the answers back (scheme labels and CBRs,
+* ``study.json``: what :mod:`ota.study.analysis` needs to read the answers back (scheme labels and CBRs,
   sources, seed, patch coordinates, the trial list with the side of each scheme, and a ``study_id``).
 
 The answers a participant exports are ``{study_id, participant, user_agent, started_at, finished_at,
@@ -41,7 +41,7 @@ from models.progress import Progress
 
 STUDY_FORMAT = "ota-user-study/1"
 QUESTION = "Which image looks better?"
-PAGE_TEMPLATE = "user_study_page.html"
+PAGE_TEMPLATE = "page.html"
 PAGE_DATA_TOKEN = "__STUDY_DATA__"
 SCHEMES = ("A", "B")
 _CBR_IN_LABEL = re.compile(r"cbr\s*[=:_-]?\s*(\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?", re.IGNORECASE)
@@ -231,7 +231,7 @@ def render_page(study: dict) -> str:
     text = json.dumps(data, separators=(",", ":"))
     # Inside <script>, "<" would let a label close the element; JSON allows the \u escapes instead.
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    template = resources.files("ota").joinpath(PAGE_TEMPLATE).read_text(encoding="utf-8")
+    template = resources.files("ota.study").joinpath(PAGE_TEMPLATE).read_text(encoding="utf-8")
     if template.count(PAGE_DATA_TOKEN) != 1:
         raise RuntimeError(f"{PAGE_TEMPLATE} must contain {PAGE_DATA_TOKEN} exactly once")
     return template.replace(PAGE_DATA_TOKEN, text)

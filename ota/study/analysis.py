@@ -1,4 +1,4 @@
-"""Turning the answers of a 2AFC user study (:mod:`ota.user_study`) into preferences with confidence intervals.
+"""Turning the answers of a 2AFC user study (:mod:`ota.study.kit`) into preferences with confidence intervals.
 
 The preference for scheme A is the share of trials in which A was chosen over B, in percent, overall and per
 image. Statistical units:
@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.stats import binomtest, norm  # noqa: E402
 
-from ota.user_study import StudyError, cbr_from_label, format_cbr, load_study  # noqa: E402
+from ota.study.kit import StudyError, cbr_from_label, format_cbr, load_study  # noqa: E402
 
 RESULT_KEYS = ("study_id", "scheme_a", "scheme_b", "cbr_b", "confidence", "overall")
 ANSWER_FIELDS = ("trial", "patch_id", "image", "left_scheme", "right_scheme", "choice_scheme", "response_ms")
