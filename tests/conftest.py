@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 ASSET_VARIABLES = {
     "weights": ("JSCC_WEIGHTS_DIR", "../shared/weights (alexnet_features.pth, lpips_v0.1/, dists/)"),
@@ -81,3 +82,13 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def packs_dir() -> Path:
     return asset_path("packs")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``): Sionna's
+    small tensor ops, the LDPC decoder's, are far faster single-threaded on the shared 2-core machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

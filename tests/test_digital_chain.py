@@ -26,14 +26,7 @@ from ota.baseline.chain import (
 )
 from ota.baseline.hevc import QualityLadder, decode
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Sionna's small tensor ops are far faster single-threaded on the shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

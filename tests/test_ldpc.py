@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from ota.baseline.chain import awgn, block_error_rate, threshold_db
 from ota.baseline.ldpc import LdpcCode, LdpcError, _tb_size
 from ota.baseline.qam import Qam
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Sionna's small tensor ops are far faster single-threaded on the shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def awgn_llr(code: LdpcCode, qam: Qam, bits: np.ndarray, es_n0_db: float, rng: np.random.Generator) -> np.ndarray:

@@ -9,14 +9,7 @@ from sionna.phy.mapping import Mapper
 
 from ota.baseline.qam import MODULATIONS, Qam, QamError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Sionna's small tensor ops are far faster single-threaded on the shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("modulation", list(MODULATIONS))

@@ -129,5 +129,6 @@ def run(args: argparse.Namespace) -> int:
     figures, found = render(out, args.error_bars)
     for line in describe(found):
         print(line)
-    print(f"wrote {out}/results.json, {len(figures)} figures and {out}/claims.json")
+    wrote = "" if args.plot_only else f"{out}/results.json, "
+    print(f"wrote {wrote}{len(figures)} figures and {out}/claims.json")
     return 0

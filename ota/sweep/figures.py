@@ -32,6 +32,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -211,58 +212,70 @@ def _level(point: dict) -> float | None:
     return None if value is None else value["mean"]
 
 
-def snr_gains(points: list[dict]) -> list[dict]:
-    """SNR gain at equal LPIPS of every JSCC point on every SNR curve (see the module doc)."""
-    claims = []
-    for cbr, by_scheme in curves(points, "snr").items():
+@dataclass(frozen=True)
+class Reading:
+    """One JSCC point read off a digital scheme's curve at the JSCC point's LPIPS."""
+
+    fixed: object
+    jscc: str
+    digital: str
+    point: dict
+    level: float
+    xs: list[float]
+    ys: list[float]
+    found: Crossing
+
+
+def _readings(points: list[dict], axis: str) -> Iterator[Reading]:
+    """Every JSCC point with an LPIPS, read off every digital curve of its group along ``axis`` (CBR in log)."""
+    x_key, _ = AXES[axis]
+    for fixed, by_scheme in curves(points, axis).items():
         for jscc, digital in _pairs(by_scheme):
             ref = [p for p in by_scheme[digital] if _level(p) is not None]
-            xs, ys = [p["snr_db"] for p in ref], [_level(p) for p in ref]
+            xs, ys = [p[x_key] for p in ref], [_level(p) for p in ref]
             if len(xs) < 2:
                 continue
             for point in by_scheme[jscc]:
-                level, snr = _level(point), point["snr_db"]
-                if level is None:
-                    continue
-                found = crossing(xs, ys, level)
-                claim = {"cbr": cbr, "scheme": jscc, "reference": digital, "snr_db": snr, "lpips": level,
-                         "reference_snr_db": found.x, "gain_db": None if found.x is None else found.x - snr,
-                         "bracket": found.bracket, "reason": None}
-                if found.reason == "above":
-                    claim["reason"] = (f"{digital} does not reach LPIPS {level:.4f} within {xs[0]:g}..{xs[-1]:g} dB "
-                                       f"(best {min(ys):.4f}): the gain is more than {xs[-1] - snr:g} dB")
-                elif found.reason == "below":
-                    claim["reason"] = (f"{digital} is already at LPIPS {ys[0]:.4f} <= {level:.4f} at its lowest SNR "
-                                       f"{xs[0]:g} dB: the gain is less than {xs[0] - snr:g} dB")
-                claims.append(claim)
+                level = _level(point)
+                if level is not None:
+                    found = crossing(xs, ys, level, log_x=axis == "cbr")
+                    yield Reading(fixed, jscc, digital, point, level, xs, ys, found)
+
+
+def snr_gains(points: list[dict]) -> list[dict]:
+    """SNR gain at equal LPIPS of every JSCC point on every SNR curve (see the module doc)."""
+    claims = []
+    for r in _readings(points, "snr"):
+        xs, ys, level, snr, found = r.xs, r.ys, r.level, r.point["snr_db"], r.found
+        claim = {"cbr": r.fixed, "scheme": r.jscc, "reference": r.digital, "snr_db": snr, "lpips": level,
+                 "reference_snr_db": found.x, "gain_db": None if found.x is None else found.x - snr,
+                 "bracket": found.bracket, "reason": None}
+        if found.reason == "above":
+            claim["reason"] = (f"{r.digital} does not reach LPIPS {level:.4f} within {xs[0]:g}..{xs[-1]:g} dB "
+                               f"(best {min(ys):.4f}): the gain is more than {xs[-1] - snr:g} dB")
+        elif found.reason == "below":
+            claim["reason"] = (f"{r.digital} is already at LPIPS {ys[0]:.4f} <= {level:.4f} at its lowest SNR "
+                               f"{xs[0]:g} dB: the gain is less than {xs[0] - snr:g} dB")
+        claims.append(claim)
     return claims
 
 
 def bandwidth_savings(points: list[dict]) -> list[dict]:
     """Bandwidth saving at equal LPIPS of every JSCC point on every CBR curve (see the module doc)."""
     claims = []
-    for snr, by_scheme in curves(points, "cbr").items():
-        for jscc, digital in _pairs(by_scheme):
-            ref = [p for p in by_scheme[digital] if _level(p) is not None]
-            xs, ys = [p["cbr_value"] for p in ref], [_level(p) for p in ref]
-            if len(xs) < 2:
-                continue
-            for point in by_scheme[jscc]:
-                level, cbr = _level(point), point["cbr_value"]
-                if level is None:
-                    continue
-                found = crossing(xs, ys, level, log_x=True)
-                claim = {"snr_db": snr, "scheme": jscc, "reference": digital, "cbr": point["cbr"], "lpips": level,
-                         "reference_cbr": found.x, "saving": None if found.x is None else found.x / cbr,
-                         "bracket": found.bracket, "reason": None}
-                lo, hi = (str(Fraction(x).limit_denominator(10_000)) for x in (xs[0], xs[-1]))
-                if found.reason == "above":
-                    claim["reason"] = (f"{digital} does not reach LPIPS {level:.4f} within CBR {lo}..{hi} "
-                                       f"(best {min(ys):.4f}): the saving is more than {xs[-1] / cbr:.3g}x")
-                elif found.reason == "below":
-                    claim["reason"] = (f"{digital} is already at LPIPS {ys[0]:.4f} <= {level:.4f} at its lowest CBR "
-                                       f"{lo}: the saving is less than {xs[0] / cbr:.3g}x")
-                claims.append(claim)
+    for r in _readings(points, "cbr"):
+        xs, ys, level, cbr, found = r.xs, r.ys, r.level, r.point["cbr_value"], r.found
+        claim = {"snr_db": r.fixed, "scheme": r.jscc, "reference": r.digital, "cbr": r.point["cbr"], "lpips": level,
+                 "reference_cbr": found.x, "saving": None if found.x is None else found.x / cbr,
+                 "bracket": found.bracket, "reason": None}
+        lo, hi = (str(Fraction(x).limit_denominator(10_000)) for x in (xs[0], xs[-1]))
+        if found.reason == "above":
+            claim["reason"] = (f"{r.digital} does not reach LPIPS {level:.4f} within CBR {lo}..{hi} "
+                               f"(best {min(ys):.4f}): the saving is more than {xs[-1] / cbr:.3g}x")
+        elif found.reason == "below":
+            claim["reason"] = (f"{r.digital} is already at LPIPS {ys[0]:.4f} <= {level:.4f} at its lowest CBR "
+                               f"{lo}: the saving is less than {xs[0] / cbr:.3g}x")
+        claims.append(claim)
     return claims
 
 
