@@ -134,7 +134,9 @@ def bar_lengths(summaries: list[dict], error_bars: str) -> list[float] | list[li
     """Matplotlib ``yerr`` of one curve: symmetric ``ci95`` / ``std``, or the spread of the draw means."""
     if error_bars != "draws":
         return [m[error_bars] for m in summaries]
-    return [[m["mean"] - m["draw_min"] for m in summaries], [m["draw_max"] - m["mean"] for m in summaries]]
+    # max(0, .): the mean of equal draws can differ from them in the last bit, and matplotlib refuses negative bars
+    return [[max(0.0, m["mean"] - m["draw_min"]) for m in summaries],
+            [max(0.0, m["draw_max"] - m["mean"]) for m in summaries]]
 
 
 def plot_all(results: dict, out: Path, error_bars: str = "ci95") -> list[Path]:
