@@ -12,7 +12,8 @@ Two questions, from the sweeps' ``results.json`` alone (:mod:`ota.sweep`):
   SNRs) is interpolated linearly in dB at that SNR, and the gap is OFDM PSNR minus that value: what the
   OFDM link costs beyond the SNR it delivers (pilots' estimation error, residual offsets, a noise variance
   that varies across subcarriers). Entries whose post-equalisation SNR lies outside the AWGN sweep's range
-  are counted, not interpolated.
+  are counted, not interpolated, and so are those of which no frame was received (the preamble or header
+  lost in a fade: the generator then gets nothing but erasures).
 - **Where the digital chain falls off its cliff.** Per digital scheme and nominal SNR: the fraction of
   images lost (a transport-block CRC failed, nothing fitted, no frame), over all entries and per channel
   draw; ``cliff_snr_db`` is the lowest SNR of the grid from which on at most 10 % of the entries are lost.
@@ -60,10 +61,14 @@ def jscc_gaps(ofdm: dict, curves: dict) -> list[dict]:
             groups[(e["scheme"], e["cbr"], e["snr_db"])].append(e)
     rows = []
     for (scheme, cbr, snr), entries in sorted(groups.items()):
-        gaps, post_eq, outside, missing = [], [], 0, 0
+        gaps, post_eq, outside, missing, no_frame = [], [], 0, 0, 0
         for e in entries:
             curve = curves.get((e["image"], scheme, cbr))
-            snr_eq = (e.get("reception") or {}).get("post_eq_snr_db")
+            reception = e.get("reception") or {}
+            snr_eq = reception.get("post_eq_snr_db")
+            if reception.get("frames_decoded") == 0:
+                no_frame += 1
+                continue
             if curve is None or snr_eq is None:
                 missing += 1
                 continue
@@ -78,7 +83,7 @@ def jscc_gaps(ofdm: dict, curves: dict) -> list[dict]:
             "gap_db_mean": float(np.mean(gaps)) if gaps else None,
             "gap_db_max_abs": float(np.max(np.abs(gaps))) if gaps else None,
             "within_1db": int(np.sum(np.abs(gaps) <= 1.0)), "compared": len(gaps),
-            "outside_awgn_range": outside, "without_awgn_curve": missing,
+            "outside_awgn_range": outside, "without_awgn_curve": missing, "no_frame_received": no_frame,
         })
     return rows
 
@@ -128,12 +133,14 @@ def table(report: dict, source: str) -> str:
     for name, profile in report["profiles"].items():
         parts.append(f"\n`{name}` profile, {len(profile['images'])} Kodak images x {profile['draws']} channel draws "
                      "per point. JSCC: mean post-equalisation SNR and PSNR minus the same image's AWGN PSNR at that "
-                     "SNR (mean, largest absolute):\n\n| scheme | SNR | post-eq. SNR | gap to AWGN (mean / max abs) "
-                     "| within 1 dB |\n|---|---|---|---|---|\n")
+                     "SNR (mean, largest absolute), over the entries whose post-equalisation SNR lies in the AWGN "
+                     "sweep's range:\n\n| scheme | SNR | post-eq. SNR | gap to AWGN (mean / max abs) | within 1 dB "
+                     "| outside the AWGN range | no frame received |\n|---|---|---|---|---|---|---|\n")
         for r in profile["jscc"]:
             parts.append(f"| {r['scheme']} | {r['snr_db']:g} dB | {_number(r['post_eq_snr_db_mean'], 1)} dB | "
                          f"{_number(r['gap_db_mean'], 2, '+')} / {_number(r['gap_db_max_abs'], 2)} dB | "
-                         f"{r['within_1db']} of {r['compared']} |\n")
+                         f"{r['within_1db']} of {r['compared']} | {r['outside_awgn_range']} | "
+                         f"{r['no_frame_received']} |\n")
         if profile["digital"]:
             parts.append("\nDigital: images lost, all entries (per draw):\n\n" + _digital_table(profile["digital"]))
     return "".join(parts)

@@ -26,6 +26,7 @@ def ofdm_run() -> dict:
         entry("a", "mse", 10.0, 0, psnr_db=24.0, reception={"post_eq_snr_db": 8.0}),  # AWGN at 8 dB: 24.0
         entry("b", "mse", 10.0, 0, psnr_db=32.5, reception={"post_eq_snr_db": 9.0}),  # AWGN at 9 dB: 34.5
         entry("a", "mse", 10.0, 1, psnr_db=27.0, reception={"post_eq_snr_db": 14.0}),  # beyond the AWGN range
+        entry("b", "mse", 10.0, 1, psnr_db=9.0, reception={"post_eq_snr_db": None, "frames_decoded": 0}),
     ]
     for snr, lost in ((1.0, [True, True, True, True]), (7.0, [False, True, False, False]),
                       (13.0, [False, False, False, False])):
@@ -40,6 +41,7 @@ def test_gaps_are_taken_at_the_post_equalisation_snr_and_the_cliff_where_losses_
     (jscc,) = report["jscc"]
     assert jscc["gap_db_mean"] == pytest.approx((0.0 - 2.0) / 2) and jscc["gap_db_max_abs"] == pytest.approx(2.0)
     assert jscc["within_1db"] == 1 and jscc["compared"] == 2 and jscc["outside_awgn_range"] == 1
+    assert jscc["no_frame_received"] == 1 and jscc["entries"] == 4
     assert jscc["post_eq_snr_db_mean"] == pytest.approx((8 + 9 + 14) / 3)
     (digital,) = report["digital"]
     assert [p["lost_fraction"] for p in digital["points"]] == [1.0, 0.25, 0.0]
@@ -59,7 +61,7 @@ def test_the_command_writes_json_and_the_readme_block(tmp_path: Path) -> None:
     text = readme.read_text()
     assert "old" not in text
     assert "| bpg-ldpc-fixed | 100% (100%, 100%) | 25% (50%, 0%) | 0% (0%, 0%) | from 13 dB |" in text
-    assert "| mse | 10 dB | 10.3 dB | -1.00 / 2.00 dB | 1 of 2 |" in text
+    assert "| mse | 10 dB | 10.3 dB | -1.00 / 2.00 dB | 1 of 2 | 1 | 1 |" in text
     with pytest.raises(SystemExit):  # an AWGN sweep given as an OFDM one
         main(["--awgn", str(tmp_path / "awgn.json"), "--ofdm", str(tmp_path / "awgn.json"),
               "--out", str(tmp_path / "x")])
