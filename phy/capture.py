@@ -32,6 +32,8 @@ from sigmf import SigMFFile
 from sigmf.error import SigMFError
 from sigmf.sigmffile import get_sigmf_filenames
 
+from phy.samples import finite_complex64
+
 SUPPORTED_DATATYPES = ("cf32_le", "ci16_le")
 SAMPLE_BYTES = {"cf32_le": 8, "ci16_le": 4}
 CI16_FULL_SCALE = 32768.0
@@ -121,12 +123,7 @@ def _annotation_segment(annotation: tuple | Mapping, n_samples: int) -> dict:
 
 
 def _check_write_inputs(samples: np.ndarray, sample_rate: float, center_freq: float, datatype: str) -> np.ndarray:
-    x = np.asarray(samples)
-    if x.ndim != 1 or x.size == 0 or not np.issubdtype(x.dtype, np.number):
-        raise CaptureError(f"samples must be a non-empty 1-D complex array; got {x.dtype} shape {x.shape}")
-    x = x.astype(np.complex64)
-    if not np.isfinite(x.view(np.float32)).all():
-        raise CaptureError("samples contain NaN or infinity; a capture must hold finite IQ samples")
+    x = finite_complex64(samples, "the capture's samples", CaptureError)
     if datatype not in SUPPORTED_DATATYPES:
         raise CaptureError(f"datatype={datatype!r} is not supported; expected one of {SUPPORTED_DATATYPES}")
     if not (math.isfinite(sample_rate) and sample_rate > 0):

@@ -20,6 +20,21 @@ class SampleFormatError(ValueError):
     """The input cannot be read as an array of (complex) numbers."""
 
 
+def finite_complex64(samples: object, what: str, error: type[Exception] = ValueError) -> np.ndarray:
+    """Check samples to be sent or stored: non-empty 1-D numbers, all finite -> complex64 (n,).
+
+    Unlike :func:`as_samples` (the receiver's input, repaired), nothing is fixed: ``error`` is raised,
+    its message naming ``what`` (e.g. "the burst", "samples") and what was expected.
+    """
+    x = np.asarray(samples)
+    if x.ndim != 1 or x.size == 0 or not np.issubdtype(x.dtype, np.number):
+        raise error(f"{what} must be a non-empty 1-D complex array; got {x.dtype} shape {x.shape}")
+    x = x.astype(np.complex64)
+    if not np.isfinite(x.view(np.float32)).all():
+        raise error(f"{what} contains NaN or infinity; expected finite complex samples")
+    return x
+
+
 def as_samples(samples: object, chunk: int = 1 << 20, remove_dc: bool = True) -> np.ndarray:
     """Any numeric array -> finite complex64 (n,) ready for the receiver.
 

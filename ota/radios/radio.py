@@ -24,6 +24,7 @@ import numpy as np
 
 from ota.radios.config import RadioConfig
 from ota.radios.errors import RadioError
+from phy.samples import finite_complex64
 
 if TYPE_CHECKING:
     from phy.numerology import Numerology
@@ -37,12 +38,7 @@ def as_burst(burst: np.ndarray) -> np.ndarray:
     Peaks up to ``1 + PEAK_TOLERANCE`` (float rounding of a burst normalised to full scale) are clipped
     to ``|x| = 1``; larger ones are an error, since the DAC would clip or wrap them.
     """
-    x = np.asarray(burst)
-    if x.ndim != 1 or x.size == 0 or not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"a burst must be a non-empty 1-D complex array; got {x.dtype} shape {x.shape}")
-    x = x.astype(np.complex64)
-    if not np.isfinite(x.view(np.float32)).all():
-        raise ValueError("the burst contains NaN or infinity; expected finite complex samples")
+    x = finite_complex64(burst, "the burst")
     magnitude = np.abs(x)
     peak = float(magnitude.max())
     if peak > 1 + PEAK_TOLERANCE:
