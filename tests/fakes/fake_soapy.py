@@ -18,9 +18,12 @@ From SoapySDR 0.8.1's ``SoapySDR.py`` (Debian's python3-soapysdr) and its C++ AP
 
 Time is virtual (:class:`~fakes.Air`): the RX clock advances as samples are read. A TX burst
 starts ``latency`` samples after the RX clock at its first write; while a burst is open, a read waits
-(wall clock, at most ``underflow_wait_s``) for the writer to have covered what it returns, and counts
-an underflow when it has not; a write waits while the writer is more than ``tx_capacity`` samples
-ahead (``TIMEOUT`` after ``timeoutUs``). Deterministic faults: ``timeout_at_reads`` /
+(wall clock, at most ``underflow_wait_s`` and its ``timeoutUs``) for the writer to have covered what it
+returns, and counts an underflow when it has not; a write waits while the writer is more than ``tx_capacity`` samples
+ahead. Like a real device, the TX side does not wait for the host to read: when no read makes room
+within ``timeoutUs``, the device is taken to have played out its queue at the sample rate in the wall
+time that passed; the RX clock moves on with it, and (the RX stream being active) the next read
+reports the samples nobody read as an ``OVERFLOW``. Deterministic faults: ``timeout_at_reads`` /
 ``overflow_at_reads`` (1-based readStream call numbers that return ``TIMEOUT`` / ``OVERFLOW``, the
 latter dropping ``overflow_drop`` samples), ``stall_rx`` (every read times out after ``timeoutUs``),
 ``hang_rx`` / ``hang_make`` (block until ``release`` is set).
@@ -33,6 +36,7 @@ profile that draws a CFO or a fading channel per call would change it at every c
 from __future__ import annotations
 
 import threading
+import time
 import types
 from dataclasses import dataclass, field
 
@@ -158,6 +162,7 @@ class FakeSoapyDevice:
         self._cond = threading.Condition()
         self._tx_cursor = 0
         self._burst_open = False
+        self._missed_rx = False  # samples played out while nobody read: the next read reports OVERFLOW
         self._status: list[StreamResult] = []
         self._streams: list[_Stream] = []
         hardware.settings.update({
@@ -297,9 +302,13 @@ class FakeSoapyDevice:
             if hw.reads in hw.overflow_at_reads:
                 hw.air.read(hw.overflow_drop)
                 return StreamResult(SOAPY_SDR_OVERFLOW)
+            if self._missed_rx:
+                self._missed_rx = False
+                return StreamResult(SOAPY_SDR_OVERFLOW)
             n = min(numElems, hw.mtu)
+            wait_s = min(hw.underflow_wait_s, timeoutUs / 1e6)
             if self._burst_open and not self._cond.wait_for(lambda: self._tx_cursor >= hw.air.now + n,
-                                                             timeout=hw.underflow_wait_s):
+                                                             timeout=wait_s):
                 hw.underflows += 1
                 self._status.append(StreamResult(SOAPY_SDR_UNDERFLOW))
                 self._tx_cursor = max(self._tx_cursor, hw.air.now + n)
@@ -318,9 +327,14 @@ class FakeSoapyDevice:
             n = min(numElems, hw.mtu)
             if not self._burst_open:
                 self._tx_cursor = max(self._tx_cursor, hw.air.now + hw.air.latency)
-            if not self._cond.wait_for(lambda: self._tx_cursor + n - hw.air.now <= hw.tx_capacity,
-                                       timeout=timeoutUs / 1e6):
-                return StreamResult(SOAPY_SDR_TIMEOUT)
+            def room() -> bool:
+                return self._tx_cursor + n - hw.air.now <= hw.tx_capacity
+
+            waited_from = time.monotonic()
+            if not self._cond.wait_for(room, timeout=timeoutUs / 1e6):
+                self._play_out(time.monotonic() - waited_from)
+                if not room():
+                    return StreamResult(SOAPY_SDR_TIMEOUT)
             chunk = np.clip(buff[:n].real, -1, 1) + 1j * np.clip(buff[:n].imag, -1, 1)
             hw.tx_written.append(chunk.astype(np.complex64))
             self._tx_cursor = hw.air.emit(chunk, start=self._tx_cursor)
@@ -330,6 +344,14 @@ class FakeSoapyDevice:
                 self._status.append(StreamResult(0, SOAPY_SDR_END_BURST))
             self._cond.notify_all()
             return StreamResult(n, flags & SOAPY_SDR_END_BURST)
+
+    def _play_out(self, seconds: float) -> None:
+        """Advance the device clock by what the TX queue played in ``seconds`` of wall time with nobody reading."""
+        hw = self._hw
+        played = min(int(seconds * hw.settings[(SOAPY_SDR_TX, "rate")]), max(self._tx_cursor - hw.air.now, 0))
+        if played > 0:
+            hw.air.read(played)
+            self._missed_rx = self._missed_rx or any(s.active for s in self._streams if s.direction == SOAPY_SDR_RX)
 
     def readStreamStatus(self, stream: _Stream, timeoutUs: int = 100000) -> StreamResult:  # noqa: N802,N803
         self._alive()
