@@ -1,6 +1,6 @@
 """Training losses of the perceptual deep JSCC (CompressAI style: modules returning dicts).
 
-Generator: ``beta_m * MSE + beta_s * (1 - MS-SSIM) + beta_p * LPIPS + beta_g * adversarial``;
+Generator: ``beta_m * MSE + beta_s * (1 - MS-SSIM) + beta_p * LPIPS + beta_g * adversarial + beta_grid * grid``;
 discriminator: the non-saturating (binary cross-entropy) form of the conditional GAN objective
 ``min_G max_D E[log D(x, s)] + E[log(1 - D(x_hat, s))]``, where D sees an image and the symbols ``s``.
 Both take the discriminator's logits (before the sigmoid).
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.metrics import LPIPS, MS_SSIM_MIN_SIZE
+from models.metrics import GRID_PERIOD, LPIPS, MS_SSIM_MIN_SIZE, grid_index
 
 PIXEL_SCALE = 255.0  # the MSE term is taken on 0..255 pixel values, see GeneratorLoss
 
@@ -37,8 +37,15 @@ class GeneratorLoss(nn.Module):
     results report; its term ``beta_s * (1 - MS-SSIM)`` rewards structure at every scale, which MSE
     and LPIPS alone leave to chance. Crops need at least 161 pixels a side for its five scales.
 
+    ``grid`` (when ``beta_grid > 0``) is how far the reconstruction's :func:`~models.metrics.grid_index`
+    exceeds the source's, ``mean(relu(grid_index(x_hat) - grid_index(x)))``: edges that line up on a fixed
+    2-, 4-, 8- or 16-pixel grid. LPIPS (AlexNet, stride 4) rewards a decoder fine-tuned on it for drawing
+    such a mesh (the generative model's did: 0.14-0.24 on Kodak at 10 dB against 0.02-0.03 for the
+    photographs); this term makes the mesh cost what it looks like.
+
     Args:
         beta_m, beta_p, beta_g, beta_s: weights of the MSE, LPIPS, adversarial and MS-SSIM terms (>= 0).
+        beta_grid: weight of the grid term (>= 0).
         lpips: the LPIPS network; required when ``beta_p > 0``.
     """
 
@@ -49,15 +56,16 @@ class GeneratorLoss(nn.Module):
         beta_g: float = 1e-3,
         lpips: LPIPS | None = None,
         beta_s: float = 0.0,
+        beta_grid: float = 0.0,
     ) -> None:
         super().__init__()
-        weights = {"beta_m": beta_m, "beta_p": beta_p, "beta_g": beta_g, "beta_s": beta_s}
+        weights = {"beta_m": beta_m, "beta_p": beta_p, "beta_g": beta_g, "beta_s": beta_s, "beta_grid": beta_grid}
         negative = [f"{k}={v}" for k, v in weights.items() if not v >= 0]
         if negative:
             raise ValueError(f"loss weights must be >= 0, got {', '.join(negative)}")
         if beta_p > 0 and lpips is None:
             raise ValueError(f"beta_p={beta_p} needs an LPIPS network (lpips=models.metrics.LPIPS(...))")
-        self.beta_m, self.beta_p, self.beta_g, self.beta_s = beta_m, beta_p, beta_g, beta_s
+        self.beta_m, self.beta_p, self.beta_g, self.beta_s, self.beta_grid = beta_m, beta_p, beta_g, beta_s, beta_grid
         self.lpips = lpips if beta_p > 0 else None
 
     def forward(
@@ -71,7 +79,7 @@ class GeneratorLoss(nn.Module):
             d_fake_logits: D(x_hat, s), any shape (e.g. (B, 1) or a patch map); needed when ``beta_g > 0``.
         Returns:
             scalars: ``loss`` (the weighted sum), ``mse`` [0..255 scale], and ``lpips``, ``adv``,
-            ``ms_ssim`` when weighted.
+            ``ms_ssim``, ``grid`` when weighted.
         """
         if x.shape != x_hat.shape:
             raise ValueError(f"x and x_hat differ in shape: {tuple(x.shape)} and {tuple(x_hat.shape)}")
@@ -86,6 +94,12 @@ class GeneratorLoss(nn.Module):
         if self.beta_p > 0:
             out["lpips"] = self.lpips(x_hat, x).mean()
             loss = loss + self.beta_p * out["lpips"]
+        if self.beta_grid > 0:
+            if min(x.shape[-2:]) <= 2 * GRID_PERIOD:
+                raise ValueError(f"beta_grid={self.beta_grid} needs crops larger than {2 * GRID_PERIOD} pixels a side, "
+                                 f"got {x.shape[-2]}x{x.shape[-1]}")
+            out["grid"] = F.relu(grid_index(x_hat) - grid_index(x)).mean()
+            loss = loss + self.beta_grid * out["grid"]
         if self.beta_g > 0:
             if d_fake_logits is None:
                 raise ValueError(f"beta_g={self.beta_g} needs the discriminator's logits on x_hat (d_fake_logits)")
