@@ -39,9 +39,9 @@ class GeneratorLoss(nn.Module):
 
     ``grid`` (when ``beta_grid > 0``) is how far the reconstruction's :func:`~models.metrics.grid_index`
     exceeds the source's, ``mean(relu(grid_index(x_hat) - grid_index(x)))``: edges that line up on a fixed
-    2-, 4-, 8- or 16-pixel grid. LPIPS (AlexNet, stride 4) rewards a decoder fine-tuned on it for drawing
-    such a mesh (the generative model's did: 0.14-0.24 on Kodak at 10 dB against 0.02-0.03 for the
-    photographs); this term makes the mesh cost what it looks like.
+    2-, 4-, 8- or 16-pixel grid. LPIPS (AlexNet, stride 4) rewarded the generative model's decoder,
+    fine-tuned on it, for drawing such a mesh of 2x2 blocks (0.14-0.24 on Kodak at 10 dB against
+    0.02-0.03 for the photographs); this term makes the mesh cost what it looks like.
 
     Args:
         beta_m, beta_p, beta_g, beta_s: weights of the MSE, LPIPS, adversarial and MS-SSIM terms (>= 0).

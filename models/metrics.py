@@ -15,8 +15,8 @@ images) in ``tests/test_metrics.py``:
 - LPIPS: Zhang et al.'s ``lpips`` package, AlexNet trunk (or SqueezeNet 1.1 with ``net="squeeze"``),
   v0.1 linear heads.
 - Grid index (:func:`grid_index`, no reference convention): how strongly an image's edges line up on a
-  fixed grid of period 16 pixels or a divisor of it (a 2-pixel mesh, 8-pixel latent blocks, the 16-pixel
-  symbol grid), the artefacts a decoder with stride-2 upsampling draws. Scored on the reconstruction
+  fixed grid of period 16 pixels or a divisor of it (the 2x2 blocks of a nearest-neighbour upsampling,
+  8-pixel latent blocks, the 16-pixel symbol grid), the artefacts a decoder that upsamples draws. Scored on the reconstruction
   minus the reference's own value, so that 0 means no grid beyond the photograph's.
 """
 
@@ -113,7 +113,8 @@ def grid_index(x: torch.Tensor, period: int = GRID_PERIOD) -> torch.Tensor:
     the rows and columns that share a phase modulo ``period``; the index is the coefficient of variation
     (standard deviation / mean) of those ``period`` averages, the mean of the horizontal and vertical
     values. A photograph scores about 0.02-0.1 (its edges fall at any phase); a reconstruction whose
-    decoder draws a 2-pixel mesh or 8- or 16-pixel blocks scores several times more.
+    decoder draws 2x2, 8x8 or 16x16 blocks scores several times more. A one-pixel checkerboard, whose
+    edges are equally strong at every phase, is not what this measures.
 
     Args:
         x: (B, 3, H, W) in [0, 1], H and W at least ``2 * period + 1``.

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from models.losses import DiscriminatorLoss, GeneratorLoss
-from models.metrics import LPIPS, ms_ssim
+from models.metrics import LPIPS, grid_index, ms_ssim
 
 
 def softplus(v: float) -> float:
@@ -117,3 +117,24 @@ def test_ms_ssim_term_is_the_metric_the_results_report() -> None:
     assert loss(x, x)["loss"].item() == pytest.approx(0.0, abs=1e-5)
     with pytest.raises(ValueError, match="beta_s=0.5 needs crops of at least 161 pixels.*160x176"):
         loss(x[..., :160, :], x_hat[..., :160, :])
+
+
+def test_grid_term_charges_a_mesh_the_source_does_not_have_and_its_gradient_removes_it() -> None:
+    g = torch.Generator().manual_seed(1)
+    x = F.avg_pool2d(torch.rand(2, 3, 100, 100, generator=g), 5, stride=1)  # smooth, (2, 3, 96, 96)
+    mesh = 0.03 * ((torch.arange(96)[:, None] // 2 + torch.arange(96)[None, :] // 2) % 2 * 2.0 - 1)  # 2x2 blocks
+    loss = GeneratorLoss(beta_m=0.0, beta_p=0.0, beta_g=0.0, beta_s=0.0, beta_grid=1.0)
+    assert loss(x, x)["grid"].item() == 0.0  # no more grid than the source: no charge
+    x_hat = (x + mesh).clamp(0, 1).requires_grad_(True)
+    out = loss(x, x_hat)
+    expected = F.relu(grid_index(x_hat) - grid_index(x)).mean()
+    assert set(out) == {"loss", "mse", "grid"} and out["grid"].item() == pytest.approx(expected.item())
+    assert out["grid"].item() > 0.1
+    out["loss"].backward()
+    step = (x_hat - 0.05 * x_hat.grad / x_hat.grad.abs().max()).detach()
+    assert loss(x, step)["grid"] < out["grid"]  # the gradient points away from the mesh
+
+
+def test_grid_term_refuses_crops_too_small() -> None:
+    with pytest.raises(ValueError, match="beta_grid=0.5 needs crops larger than 32 pixels"):
+        GeneratorLoss(beta_p=0.0, beta_g=0.0, beta_grid=0.5)(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))

@@ -19,7 +19,7 @@ from pytorch_fid import inception as fid_inception
 from models.dists import DISTS, VGG16_FEATURES_FILE, vgg16_features
 from models.fid import FID, FID_INCEPTION_FILE, frechet_distance
 from models.image_io import load_image
-from models.metrics import LPIPS, MetricInputError, compute_metrics, ms_ssim, psnr
+from models.metrics import LPIPS, MetricInputError, compute_metrics, grid_index, ms_ssim, psnr
 from models.pretrained_weights import MissingWeightsError, WeightsFileError
 
 NAMES = ("I03", "I04", "I06", "I08", "I19")
@@ -256,3 +256,25 @@ def test_frechet_distance_by_hand() -> None:
     expected = shift @ shift + np.sum((np.sqrt(var_r) - np.sqrt(var_g)) ** 2)
     assert frechet_distance(cross(a, np.zeros(3)), cross(b, shift)) == pytest.approx(expected, rel=1e-6)
     assert frechet_distance(cross(a, shift), cross(a, shift)) == pytest.approx(0.0, abs=1e-9)
+
+
+def grid_pattern(height: int, width: int, cell: int) -> torch.Tensor:
+    """(1, 3, height, width): +-1 on a checkerboard of cell x cell pixel blocks (edges every ``cell`` pixels)."""
+    rows = (torch.arange(height) // cell) % 2
+    cols = (torch.arange(width) // cell) % 2
+    return ((rows[:, None] + cols[None, :]) % 2 * 2.0 - 1).expand(1, 3, height, width)
+
+
+def test_grid_index_is_low_on_photographs_and_high_with_a_mesh_or_blocks(kodak_dir: Path) -> None:
+    photos = torch.stack([load_image(kodak_dir / f"kodim{k:02d}.png") for k in (5, 14, 23)])  # 512x768 each
+    clean = grid_index(photos)
+    assert clean.shape == (3,) and (clean < 0.05).all()
+    for cell in (2, 8, 16):  # faint 2x2 blocks (nearest-neighbour upsampling), 8-pixel latent blocks, 16-pixel grid
+        marked = (photos + 0.03 * grid_pattern(512, 768, cell)).clamp(0, 1)
+        assert (grid_index(marked) > 2 * clean + 0.05).all(), cell
+    assert (grid_index(photos[..., 5:, 3:]) < 0.05).all()  # at another phase: a photograph has no preferred one
+
+
+def test_grid_index_refuses_images_too_small_for_its_phases() -> None:
+    with pytest.raises(MetricInputError, match="larger than 32 pixels"):
+        grid_index(torch.rand(1, 3, 32, 64))

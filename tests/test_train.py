@@ -83,6 +83,8 @@ def test_config_round_trips_through_toml():
         ("[channel]\nframe_erasure_prob = 1.5\n", "frame_erasure_prob"),
         ("[loss]\nbeta_g = 0.0\n", "beta_g = 0"),
         ("[data]\ncrop = 160\n[loss]\nbeta_s = 0.2\n", "beta_s = 0.2 .*data.crop = 160"),
+        ("[data]\ncrop = 32\n[loss]\nbeta_grid = 0.1\n", "beta_grid = 0.1 .*data.crop is 32"),
+        ("[loss]\nbeta_grid = -0.1\n", "loss.beta_grid"),
         ("[model]\nchannels = 33\n", "channels"),
         ("[run\n", "not valid TOML"),
     ],
