@@ -47,7 +47,7 @@ MS_SSIM_MIN_SIZE = 161  # pytorch-msssim: smaller side > (window 11 - 1) * 2**4 
 MATLAB_RGB2GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 LPIPS_HEADS_FILE = "lpips_v0.1/{net}.pth"  # in $JSCC_WEIGHTS_DIR; the wheel has weights/v0.1/{net}.pth
 LPIPS_TRUNKS = {"alex": ("AlexNet", load_alexnet_features), "squeeze": ("SqueezeNet 1.1", load_squeezenet_features)}
-METRICS = {"psnr": "psnr_db", "ms_ssim": "ms_ssim", "lpips": "lpips"}  # name -> key in results
+METRICS = {"psnr": "psnr_db", "ms_ssim": "ms_ssim", "lpips": "lpips", "grid": "grid_index"}  # name -> key in results
 
 
 class MetricInputError(ValueError):
@@ -209,9 +209,10 @@ def compute_metrics(
         x, y: (B, 3, H, W) in [0, 1].
         lpips_module: the LPIPS network to use; built with the default weights when needed and not given
             (pass one to avoid loading it at every call).
-        which: names among ``METRICS`` (psnr, ms_ssim, lpips).
+        which: names among ``METRICS`` (psnr, ms_ssim, lpips, grid).
     Returns:
-        ``{"psnr_db": (B,), "ms_ssim": (B,), "lpips": (B,)}`` (the keys of the metrics asked for), on the CPU.
+        ``{"psnr_db": (B,), "ms_ssim": (B,), "lpips": (B,), "grid_index": (B,)}`` (the keys of the metrics
+        asked for), on the CPU; ``grid_index`` is the reconstruction's :func:`grid_index` minus the reference's.
     """
     unknown = [name for name in which if name not in METRICS]
     if unknown:
@@ -226,4 +227,6 @@ def compute_metrics(
         if "lpips" in which:
             module = lpips_module if lpips_module is not None else LPIPS().to(x.device)
             out["lpips"] = module(x, y).cpu()
+        if "grid" in which:
+            out["grid_index"] = (grid_index(y) - grid_index(x)).cpu()
     return out

@@ -21,8 +21,8 @@ from ota.sweep import Clock, Scorer, entry_key, run_capacity
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "digital_squeeze.py"
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from digital_squeeze import DigitalSqueezeError, main  # noqa: E402
+sys.path.insert(0, str(ROOT))  # benchmarks/ itself would shadow the phy package with benchmarks/phy.py
+from benchmarks.digital_squeeze import DigitalSqueezeError, main  # noqa: E402
 
 SIZE = 176  # pixels a side: MS-SSIM, which the sweep scores, needs at least 161
 SNR_DB, CBR = 10.0, Fraction(1, 48)

@@ -146,6 +146,7 @@ def test_compute_metrics_matches_the_single_metrics(lpips_net: LPIPS) -> None:
     assert torch.equal(out["ms_ssim"], ms_ssim(x, y))
     assert torch.allclose(out["lpips"], lpips_net(x, y).detach())
     assert set(compute_metrics(x, y, which=("psnr",))) == {"psnr_db"}
+    assert torch.equal(compute_metrics(x, y, which=("grid",))["grid_index"], grid_index(y) - grid_index(x))
     with pytest.raises(ValueError, match="unknown metric.*fid"):
         compute_metrics(x, y, lpips_net, which=("psnr", "fid"))
 
