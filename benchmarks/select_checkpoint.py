@@ -80,8 +80,7 @@ def select(candidates: dict[str, dict], snr: float, min_psnr: float, min_ms_ssim
     key = f"{snr:g}"
     eligible = {name: scores[key] for name, scores in candidates.items()
                 if scores[key]["psnr_db"] >= min_psnr and scores[key]["ms_ssim"] >= min_ms_ssim
-                and scores[key]["lpips"] <= max_lpips
-                and (max_grid == float("inf") or scores[key]["grid_index"] <= max_grid)}
+                and scores[key]["lpips"] <= max_lpips and scores[key]["grid_index"] <= max_grid}
     return min(eligible, key=lambda name: eligible[name]["lpips"]) if eligible else None
 
 

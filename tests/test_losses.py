@@ -136,5 +136,5 @@ def test_grid_term_charges_a_mesh_the_source_does_not_have_and_its_gradient_remo
 
 
 def test_grid_term_refuses_crops_too_small() -> None:
-    with pytest.raises(ValueError, match="beta_grid=0.5 needs crops larger than 32 pixels"):
+    with pytest.raises(ValueError, match="grid_index needs .* larger than 32 pixels a side"):
         GeneratorLoss(beta_p=0.0, beta_g=0.0, beta_grid=0.5)(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
