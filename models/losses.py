@@ -1,6 +1,7 @@
 """Training losses of the perceptual deep JSCC (CompressAI style: modules returning dicts).
 
-Generator: ``beta_m * MSE + beta_s * (1 - MS-SSIM) + beta_p * LPIPS + beta_g * adversarial + beta_grid * grid``;
+Generator: ``beta_m * MSE + beta_s * (1 - MS-SSIM) + beta_p * LPIPS + beta_g * adversarial + beta_grid * grid
++ beta_streak * streak``;
 discriminator: the non-saturating (binary cross-entropy) form of the conditional GAN objective
 ``min_G max_D E[log D(x, s)] + E[log(1 - D(x_hat, s))]``, where D sees an image and the symbols ``s``.
 Both take the discriminator's logits (before the sigmoid).
@@ -13,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, grid_index
+from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, grid_index, streak_index
 
 PIXEL_SCALE = 255.0  # the MSE term is taken on 0..255 pixel values, see GeneratorLoss
 
@@ -43,9 +44,15 @@ class GeneratorLoss(nn.Module):
     rewarded the generative model's decoder, fine-tuned on it, for drawing such a mesh of 2x2 blocks,
     which the pretrained decoder does not draw; this term makes the mesh cost what it looks like.
 
+    ``streak`` (when ``beta_streak > 0``) is the batch mean of :func:`~models.metrics.streak_index`: texture
+    more one-directional than the source's, weighted by its gradient energy. LPIPS rewards the generative
+    model for drawing texture where the source has some, whatever its direction; this term charges the
+    parallel streaks and hatching it then draws across busy regions and along edges.
+
     Args:
         beta_m, beta_p, beta_g, beta_s: weights of the MSE, LPIPS, adversarial and MS-SSIM terms (>= 0).
         beta_grid: weight of the grid term (>= 0).
+        beta_streak: weight of the streak term (>= 0).
         lpips: the LPIPS network; required when ``beta_p > 0``.
     """
 
@@ -57,15 +64,18 @@ class GeneratorLoss(nn.Module):
         lpips: LPIPS | None = None,
         beta_s: float = 0.0,
         beta_grid: float = 0.0,
+        beta_streak: float = 0.0,
     ) -> None:
         super().__init__()
-        weights = {"beta_m": beta_m, "beta_p": beta_p, "beta_g": beta_g, "beta_s": beta_s, "beta_grid": beta_grid}
+        weights = {"beta_m": beta_m, "beta_p": beta_p, "beta_g": beta_g, "beta_s": beta_s, "beta_grid": beta_grid,
+                   "beta_streak": beta_streak}
         negative = [f"{k}={v}" for k, v in weights.items() if not v >= 0]
         if negative:
             raise ValueError(f"loss weights must be >= 0, got {', '.join(negative)}")
         if beta_p > 0 and lpips is None:
             raise ValueError(f"beta_p={beta_p} needs an LPIPS network (lpips=models.metrics.LPIPS(...))")
         self.beta_m, self.beta_p, self.beta_g, self.beta_s, self.beta_grid = beta_m, beta_p, beta_g, beta_s, beta_grid
+        self.beta_streak = beta_streak
         self.lpips = lpips if beta_p > 0 else None
 
     def forward(
@@ -79,7 +89,7 @@ class GeneratorLoss(nn.Module):
             d_fake_logits: D(x_hat, s), any shape (e.g. (B, 1) or a patch map); needed when ``beta_g > 0``.
         Returns:
             scalars: ``loss`` (the weighted sum), ``mse`` [0..255 scale], and ``lpips``, ``adv``,
-            ``ms_ssim``, ``grid`` when weighted.
+            ``ms_ssim``, ``grid``, ``streak`` when weighted.
         """
         if x.shape != x_hat.shape:
             raise ValueError(f"x and x_hat differ in shape: {tuple(x.shape)} and {tuple(x_hat.shape)}")
@@ -97,6 +107,9 @@ class GeneratorLoss(nn.Module):
         if self.beta_grid > 0:
             out["grid"] = F.relu(grid_index(x_hat) - grid_index(x)).mean()
             loss = loss + self.beta_grid * out["grid"]
+        if self.beta_streak > 0:
+            out["streak"] = streak_index(x, x_hat).mean()
+            loss = loss + self.beta_streak * out["streak"]
         if self.beta_g > 0:
             if d_fake_logits is None:
                 raise ValueError(f"beta_g={self.beta_g} needs the discriminator's logits on x_hat (d_fake_logits)")

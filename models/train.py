@@ -134,10 +134,11 @@ class Trainer:
 
         lpips = LPIPS(lpips_weights).to(self.device) if config.uses_lpips else None
         loss = config.loss
-        self.pretrain_loss = GeneratorLoss(loss.beta_m, loss.beta_p, 0.0, lpips, loss.beta_s,
-                                           loss.beta_grid).to(self.device)
+        self.pretrain_loss = GeneratorLoss(loss.beta_m, loss.beta_p, 0.0, lpips, loss.beta_s, loss.beta_grid,
+                                           loss.beta_streak).to(self.device)
         self.adversarial_loss = (
-            GeneratorLoss(loss.beta_m, loss.beta_p, loss.beta_g, lpips, loss.beta_s, loss.beta_grid).to(self.device)
+            GeneratorLoss(loss.beta_m, loss.beta_p, loss.beta_g, lpips, loss.beta_s, loss.beta_grid,
+                          loss.beta_streak).to(self.device)
             if self.discriminator
             else None
         )

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from models.jscc import ModelConfig
-from models.metrics import GRID_PERIOD, MS_SSIM_MIN_SIZE
+from models.metrics import GRID_PERIOD, MS_SSIM_MIN_SIZE, STREAK_MIN_SIZE
 
 STAGES = ("latent", "pretrain", "discriminator", "adversarial")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -114,8 +114,8 @@ class OptimConfig:
 @dataclass(frozen=True)
 class LossConfig:
     """``[loss]``: weights of the generator loss
-    ``beta_m*MSE + beta_s*(1 - MS-SSIM) + beta_p*LPIPS + beta_g*adversarial + beta_grid*grid``
-    (:class:`models.losses.GeneratorLoss`).
+    ``beta_m*MSE + beta_s*(1 - MS-SSIM) + beta_p*LPIPS + beta_g*adversarial + beta_grid*grid
+    + beta_streak*streak`` (:class:`models.losses.GeneratorLoss`).
 
     ``beta_p = 0`` does not load the LPIPS network; ``beta_g = 0`` builds no discriminator (then the
     discriminator and adversarial stages must have 0 steps): the MSE baseline is ``beta_p = beta_g = 0``.
@@ -126,9 +126,10 @@ class LossConfig:
     beta_g: float = 1e-3
     beta_s: float = 0.0
     beta_grid: float = 0.0
+    beta_streak: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("beta_m", "beta_p", "beta_g", "beta_s", "beta_grid"):
+        for name in ("beta_m", "beta_p", "beta_g", "beta_s", "beta_grid", "beta_streak"):
             value = getattr(self, name)
             _require(math.isfinite(value) and value >= 0, f"loss.{name} must be a finite number >= 0, got {value}")
         _require(self.beta_m + self.beta_p + self.beta_s > 0,
@@ -252,6 +253,9 @@ class TrainConfig:
         _require(self.loss.beta_grid == 0 or self.data.crop > 2 * GRID_PERIOD,
                  f"loss.beta_grid = {self.loss.beta_grid} scores the grid index over {GRID_PERIOD}-pixel phases, which "
                  f"needs crops larger than {2 * GRID_PERIOD} pixels; data.crop is {self.data.crop}")
+        _require(self.loss.beta_streak == 0 or self.data.crop >= STREAK_MIN_SIZE,
+                 f"loss.beta_streak = {self.loss.beta_streak} scores local orientation in windows that need crops of "
+                 f"at least {STREAK_MIN_SIZE} pixels; data.crop is {self.data.crop}")
         _require(self.loss.beta_s == 0 or self.data.crop >= MS_SSIM_MIN_SIZE,
                  f"loss.beta_s = {self.loss.beta_s} scores MS-SSIM at five scales, which needs crops of at least "
                  f"{MS_SSIM_MIN_SIZE} pixels; data.crop = {self.data.crop} (use 176 or more)")

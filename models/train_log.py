@@ -18,7 +18,7 @@ LOG_COLUMNS = (
     "stage_step",  # steps within the stage (1-based)
     "wall_s",  # training seconds so far, over resumes
     "snr_db",  # mean SNR of the batch [dB]
-    "g_loss",  # generator loss: beta_m*mse + beta_s*(1-ms_ssim) + beta_p*lpips + beta_g*adv + beta_grid*grid
+    "g_loss",  # generator loss: beta_m*mse + beta_s*(1-ms_ssim) + beta_p*lpips + beta_g*adv + beta_grid*grid + ...
     "mse",  # as reported by GeneratorLoss
     "lpips",
     "adv",
@@ -29,6 +29,7 @@ LOG_COLUMNS = (
     "latent_mse",  # latent stage: mean (z_hat - z)^2 of the TAEF2 latent
     "ms_ssim",  # batch MS-SSIM (RGB) when loss.beta_s > 0
     "grid",  # batch grid index above the source's when loss.beta_grid > 0
+    "streak",  # batch streak index when loss.beta_streak > 0
     "lr",  # learning rate of the encoder + generator at this step
 )
 
