@@ -19,14 +19,15 @@ images) in ``tests/test_metrics.py``:
   8-pixel latent blocks, the 16-pixel symbol grid), the artefacts a decoder that upsamples draws.
   :func:`compute_metrics` scores the reconstruction's value minus the reference's, so that 0 means no
   grid beyond the photograph's.
-- Streak index (:func:`streak_index`, no reference convention): how much more one-directional the
-  reconstruction's local texture is than the source's, where it has texture: the parallel streaks and
-  hatching a generative decoder draws along edges and into busy regions.
+- Streak index (:func:`streak_index`, no reference convention): how much of the reconstruction's fine
+  texture runs in one direction where the source's does not: the parallel streaks and hatching a
+  generative decoder draws along edges and into busy regions.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,8 +52,9 @@ MS_SSIM_MIN_SIZE = 161  # pytorch-msssim: smaller side > (window 11 - 1) * 2**4 
 MATLAB_RGB2GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 LPIPS_HEADS_FILE = "lpips_v0.1/{net}.pth"  # in $JSCC_WEIGHTS_DIR; the wheel has weights/v0.1/{net}.pth
 LPIPS_TRUNKS = {"alex": ("AlexNet", load_alexnet_features), "squeeze": ("SqueezeNet 1.1", load_squeezenet_features)}
-STREAK_PRESMOOTH = 1.0  # pixels: Gaussian sigma before the gradients (the noise of an 8-bit image is not texture)
-STREAK_WINDOW = 4.0  # pixels: Gaussian sigma of the structure tensor's window (streaks 2-6 pixels apart)
+STREAK_PERIOD = 3.0  # pixels: the wavelength of the texture the streak index looks at (the streaks drawn)
+STREAK_ORIENTATIONS = 8  # Gabor filter angles over 180 degrees
+STREAK_WINDOW = 4.0  # pixels: Gaussian sigma of the window the orientation energies are averaged over
 STREAK_MIN_SIZE = 32  # pixels a side: the window's reflected border (12 pixels) needs room
 METRICS = {"psnr": "psnr_db", "ms_ssim": "ms_ssim", "lpips": "lpips", "grid": "grid_index",
            "streak": "streak_index"}  # name -> key in results
@@ -155,49 +157,77 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return nn.functional.conv2d(x, kernel.transpose(-1, -2), groups=x.shape[1])
 
 
-def orientation_coherence(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Local orientation coherence and gradient energy of images, from the structure tensor of their grey level.
+def gabor_bank(period: float, orientations: int = STREAK_ORIENTATIONS) -> torch.Tensor:
+    """Quadrature pairs of Gabor filters of wavelength ``period`` [pixels] at ``orientations`` angles over 180 deg.
+
+    Returns:
+        (2 * orientations, 1, K, K): even (zero-mean cosine) and odd (sine) filter of each angle in turn, each
+        with an envelope of sigma ``period / 2`` and unit L1 norm.
+    """
+    sigma = period / 2
+    radius = int(2.5 * sigma + 0.5)
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    rows, cols = torch.meshgrid(taps, taps, indexing="ij")
+    envelope = torch.exp(-(rows.square() + cols.square()) / (2 * sigma**2))
+    filters = []
+    for k in range(orientations):
+        angle = math.pi * k / orientations
+        phase = 2 * math.pi * (cols * math.cos(angle) + rows * math.sin(angle)) / period
+        even = envelope * torch.cos(phase)
+        even = even - envelope * even.sum() / envelope.sum()  # no response to a flat image
+        odd = envelope * torch.sin(phase)
+        filters += [even / even.abs().sum(), odd / odd.abs().sum()]
+    return torch.stack(filters)[:, None]
+
+
+def oriented_energy(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Orientation coherence and energy of the fine texture of images, band-passed at :data:`STREAK_PERIOD`.
 
     Args:
         x: (B, 3, H, W) in [0, 1].
     Returns:
-        ``(coherence, energy)``, each (B, 1, H-2, W-2): ``((l1 - l2) / (l1 + l2))^2`` of the eigenvalues of the
-        gradients' outer product averaged over a Gaussian window of :data:`STREAK_WINDOW` pixels (1: every
-        gradient in the window points the same way, 0: no preferred direction), and its trace ``l1 + l2``.
+        ``(coherence, energy)``, each (B, H, W): the Gabor energy of the grey image (:func:`gabor_bank`) per
+        orientation, averaged over a Gaussian window of :data:`STREAK_WINDOW` pixels; its sum over the
+        orientations, and how strongly one orientation dominates (the length of the mean of the energies as
+        vectors at twice their angles over their sum: 1 for parallel lines, 0 for no preferred direction).
     """
     weights = torch.tensor(MATLAB_RGB2GRAY, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    grey = gaussian_blur((x * weights).sum(dim=1, keepdim=True), STREAK_PRESMOOTH)
-    gx = (grey[..., 1:-1, 2:] - grey[..., 1:-1, :-2]) / 2
-    gy = (grey[..., 2:, 1:-1] - grey[..., :-2, 1:-1]) / 2
-    jxx, jyy, jxy = (gaussian_blur(g, STREAK_WINDOW) for g in (gx * gx, gy * gy, gx * gy))
-    energy = jxx + jyy
-    coherence = ((jxx - jyy).square() + 4 * jxy.square()) / energy.square().clamp_min(1e-12)
-    return coherence, energy
+    grey = (x * weights).sum(dim=1, keepdim=True)
+    bank = gabor_bank(STREAK_PERIOD).to(x)
+    radius = bank.shape[-1] // 2
+    responses = nn.functional.conv2d(nn.functional.pad(grey, (radius,) * 4, mode="reflect"), bank)
+    energy = gaussian_blur(responses[:, 0::2].square() + responses[:, 1::2].square(), STREAK_WINDOW)  # (B, K, H, W)
+    angles = 2 * math.pi * torch.arange(STREAK_ORIENTATIONS, dtype=x.dtype, device=x.device) / STREAK_ORIENTATIONS
+    cos = (energy * angles.cos().view(1, -1, 1, 1)).sum(dim=1)
+    sin = (energy * angles.sin().view(1, -1, 1, 1)).sum(dim=1)
+    total = energy.sum(dim=1)
+    return (cos.square() + sin.square() + 1e-20).sqrt() / total.clamp_min(1e-12), total
 
 
 def streak_index(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """How much more one-directional reconstruction ``y``'s local texture is than source ``x``'s.
+    """How much of reconstruction ``y``'s fine texture runs in one direction where source ``x``'s does not.
 
-    The mean over pixels of ``relu(coherence(y) - coherence(x))`` weighted by ``y``'s gradient energy
-    (:func:`orientation_coherence`): parallel streaks drawn across a region the source fills with texture
-    of no one direction (foliage, rock, cloth, knobbly tyres), or hatching along its edges, score; an
-    edge the source has, blur, noise and a missing detail do not. 0 for ``y = x``; on ``bsds500/val`` at
-    10 dB the shipped generative-cbr48 run 4 scored 0.093, perceptual-cbr48 0.038 and mse-cbr48 0.039
-    (the first 12 images).
+    ``sum(E_y * relu(C_y - C_x)) / sum(E_x)`` over the pixels, with ``C`` and ``E`` the orientation
+    coherence and energy of the texture of period about :data:`STREAK_PERIOD` pixels
+    (:func:`oriented_energy`): parallel streaks drawn across a region the source fills with texture of no
+    one direction (foliage, rock, cloth, knobbly tyres), or hatching along its edges, score; blur (no fine
+    texture left), noise (no direction) and the source itself (0) do not. On the first 12 ``bsds500/val``
+    images at 10 dB, generative-cbr48's run 4 scored 0.025, perceptual-cbr48 0.018 (its block edges),
+    mse-cbr48 0.006, a 2-pixel blur of Kodak photographs 0.0003.
 
     Args:
         x, y: (B, 3, H, W) in [0, 1], at least :data:`STREAK_MIN_SIZE` pixels a side.
     Returns:
-        (B,) in [0, 1].
+        (B,) >= 0.
     """
     check_pair(x, y)
     if min(x.shape[-2:]) < STREAK_MIN_SIZE:
         raise MetricInputError(f"streak_index needs images of at least {STREAK_MIN_SIZE} pixels a side, "
                                f"got shape {tuple(x.shape)}")
-    coherence_x, _ = orientation_coherence(x)
-    coherence_y, energy_y = orientation_coherence(y)
-    excess = (coherence_y - coherence_x).clamp_min(0) * energy_y
-    return excess.sum(dim=(1, 2, 3)) / energy_y.sum(dim=(1, 2, 3)).clamp_min(1e-12)
+    coherence_x, energy_x = oriented_energy(x)
+    coherence_y, energy_y = oriented_energy(y)
+    excess = energy_y * (coherence_y - coherence_x).clamp_min(0)
+    return excess.sum(dim=(1, 2)) / energy_x.sum(dim=(1, 2)).clamp_min(1e-12)
 
 
 def lpips_heads_file(path: str | Path | None = None, net: str = "alex") -> Path:
