@@ -6,11 +6,11 @@
 
 Every candidate (and the ``--reference`` models, scored for comparison only) is sent through AWGN at each
 ``--snr`` over every image of ``--data`` (:func:`models.evaluate.evaluate`, 8-bit output, the same noise for
-all) and scored with PSNR, MS-SSIM, LPIPS (AlexNet) and the grid index above the source's
-(:func:`models.metrics.grid_index`). The selected candidate has the lowest mean LPIPS at ``--select-snr``
+all) and scored with PSNR, MS-SSIM, LPIPS (AlexNet), the grid index above the source's
+(:func:`models.metrics.grid_index`) and the streak index (:func:`models.metrics.streak_index`). The selected candidate has the lowest mean LPIPS at ``--select-snr``
 (default: the first SNR) among those whose PSNR there is at least ``--min-psnr`` dB, whose MS-SSIM is at
-least ``--min-ms-ssim`` (defaults 0: no floor), whose LPIPS is at most ``--max-lpips`` and whose grid index
-is at most ``--max-grid`` (defaults: no ceiling). Writes ``OUT/selection.json``: the
+least ``--min-ms-ssim`` (defaults 0: no floor), whose LPIPS is at most ``--max-lpips``, whose grid index
+is at most ``--max-grid`` and whose streak index is at most ``--max-streak`` (defaults: no ceiling). Writes ``OUT/selection.json``: the
 set, the rule, every candidate's and reference's means per SNR, the selected path, and whether it beats each
 reference on LPIPS; that record is what a shipped model card keeps as ``selected_on``.
 """
@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-lpips", type=float, default=float("inf"), help="LPIPS ceiling at the selection SNR")
     p.add_argument("--max-grid", type=float, default=float("inf"),
                    help="ceiling of the grid index above the source's at the selection SNR")
+    p.add_argument("--max-streak", type=float, default=float("inf"),
+                   help="ceiling of the streak index at the selection SNR")
     p.add_argument("--out", required=True, help="output folder (selection.json)")
     p.add_argument("--seed", type=int, default=0, help="seed of the channel noise (default 0)")
     args = p.parse_args(argv)
@@ -65,7 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def score(name: str, images: list[Path], snrs: list[float], lpips: LPIPS, seed: int) -> dict[str, dict]:
-    """Mean metrics of one model per SNR: ``{"10": {"psnr_db": .., "ms_ssim": .., "lpips": .., "grid_index": ..}}``."""
+    """Mean metrics of one model per SNR: ``{"10": {"psnr_db": .., "ms_ssim": .., "lpips": .., "grid_index": ..,
+    "streak_index": ..}}``."""
     model, _ = load_model(name)
     with tempfile.TemporaryDirectory() as scratch:
         results = evaluate(model, images, snrs, Path(scratch) / "eval", lpips=lpips, seed=seed,
@@ -74,13 +77,16 @@ def score(name: str, images: list[Path], snrs: list[float], lpips: LPIPS, seed: 
 
 
 def select(candidates: dict[str, dict], snr: float, min_psnr: float, min_ms_ssim: float = 0.0,
-           max_lpips: float = float("inf"), max_grid: float = float("inf")) -> str | None:
+           max_lpips: float = float("inf"), max_grid: float = float("inf"),
+           max_streak: float = float("inf")) -> str | None:
     """The candidate with the lowest LPIPS at ``snr`` among those with PSNR >= ``min_psnr``, MS-SSIM >=
-    ``min_ms_ssim``, LPIPS <= ``max_lpips`` and grid index <= ``max_grid`` (None if none)."""
+    ``min_ms_ssim``, LPIPS <= ``max_lpips``, grid index <= ``max_grid`` and streak index <= ``max_streak``
+    (None if none)."""
     key = f"{snr:g}"
     eligible = {name: scores[key] for name, scores in candidates.items()
                 if scores[key]["psnr_db"] >= min_psnr and scores[key]["ms_ssim"] >= min_ms_ssim
-                and scores[key]["lpips"] <= max_lpips and scores[key]["grid_index"] <= max_grid}
+                and scores[key]["lpips"] <= max_lpips and scores[key]["grid_index"] <= max_grid
+                and scores[key]["streak_index"] <= max_streak}
     return min(eligible, key=lambda name: eligible[name]["lpips"]) if eligible else None
 
 
@@ -90,14 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     lpips = LPIPS()
     candidates = {name: score(name, images, args.snr, lpips, args.seed) for name in args.candidates}
     references = {name: score(name, images, args.snr, lpips, args.seed) for name in args.reference}
-    chosen = select(candidates, args.select_snr, args.min_psnr, args.min_ms_ssim, args.max_lpips, args.max_grid)
+    chosen = select(candidates, args.select_snr, args.min_psnr, args.min_ms_ssim, args.max_lpips, args.max_grid,
+                    args.max_streak)
     key = f"{args.select_snr:g}"
     record = {
         "set": f"{Path(args.data).resolve()} ({len(images)} images, whole, AWGN, 8-bit output, seed {args.seed})",
         "rule": f"lowest LPIPS (alex) at {args.select_snr:g} dB among candidates with PSNR >= {args.min_psnr:g} dB "
                 f"and MS-SSIM >= {args.min_ms_ssim:g}"
                 + (f" and LPIPS <= {args.max_lpips:g}" if args.max_lpips < float("inf") else "")
-                + (f" and grid index <= {args.max_grid:g}" if args.max_grid < float("inf") else ""),
+                + (f" and grid index <= {args.max_grid:g}" if args.max_grid < float("inf") else "")
+                + (f" and streak index <= {args.max_streak:g}" if args.max_streak < float("inf") else ""),
         "snrs_db": args.snr,
         "candidates": candidates,
         "references": references,
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         mean = scores[key]
         mark = "*" if name == chosen else " "
         print(f"{mark} {name}: {mean['psnr_db']:.2f} dB, MS-SSIM {mean['ms_ssim']:.4f}, LPIPS {mean['lpips']:.4f}, "
-              f"grid index {mean['grid_index']:+.4f}")
+              f"grid index {mean['grid_index']:+.4f}, streak index {mean['streak_index']:.4f}")
     print(f"selected {chosen}; wrote {out / 'selection.json'}")
     return 0 if chosen is not None else 1
 

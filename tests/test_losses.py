@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from models.losses import DiscriminatorLoss, GeneratorLoss
-from models.metrics import LPIPS, grid_index, ms_ssim
+from models.metrics import LPIPS, grid_index, ms_ssim, streak_index
 
 
 def softplus(v: float) -> float:
@@ -133,6 +133,21 @@ def test_grid_term_charges_a_mesh_the_source_does_not_have_and_its_gradient_remo
     out["loss"].backward()
     step = (x_hat - 0.05 * x_hat.grad / x_hat.grad.abs().max()).detach()
     assert loss(x, step)["grid"] < out["grid"]  # the gradient points away from the mesh
+
+
+def test_streak_term_charges_parallel_lines_over_texture_and_its_gradient_removes_them() -> None:
+    g = torch.Generator().manual_seed(2)
+    x = F.avg_pool2d(torch.rand(2, 3, 68, 68, generator=g), 5, stride=1)  # texture of no direction, (2, 3, 64, 64)
+    lines = 0.05 * torch.sin(2 * math.pi * torch.arange(64) / 3.0)[None, :].expand(64, 64)  # vertical, 3 pixels apart
+    loss = GeneratorLoss(beta_m=0.0, beta_p=0.0, beta_g=0.0, beta_s=0.0, beta_streak=1.0)
+    assert loss(x, x)["streak"].item() == 0.0
+    x_hat = (x + lines).clamp(0, 1).requires_grad_(True)
+    out = loss(x, x_hat)
+    assert set(out) == {"loss", "mse", "streak"}
+    assert out["streak"].item() == pytest.approx(streak_index(x, x_hat).mean().item()) and out["streak"].item() > 0.05
+    out["loss"].backward()
+    step = (x_hat - 0.02 * x_hat.grad / x_hat.grad.abs().max()).detach()
+    assert loss(x, step)["streak"] < out["streak"]  # the gradient points away from the lines
 
 
 def test_grid_term_refuses_crops_too_small() -> None:

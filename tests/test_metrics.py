@@ -19,7 +19,7 @@ from pytorch_fid import inception as fid_inception
 from models.dists import DISTS, VGG16_FEATURES_FILE, vgg16_features
 from models.fid import FID, FID_INCEPTION_FILE, frechet_distance
 from models.image_io import load_image
-from models.metrics import LPIPS, MetricInputError, compute_metrics, grid_index, ms_ssim, psnr
+from models.metrics import LPIPS, MetricInputError, compute_metrics, gaussian_blur, grid_index, ms_ssim, psnr, streak_index
 from models.pretrained_weights import MissingWeightsError, WeightsFileError
 
 NAMES = ("I03", "I04", "I06", "I08", "I19")
@@ -279,3 +279,29 @@ def test_grid_index_is_low_on_photographs_and_high_with_a_mesh_or_blocks(kodak_d
 def test_grid_index_refuses_images_too_small_for_its_phases() -> None:
     with pytest.raises(MetricInputError, match="larger than 32 pixels"):
         grid_index(torch.rand(1, 3, 32, 64))
+
+
+def streaks(height: int, width: int, period: float, angle_deg: float) -> torch.Tensor:
+    """(1, 3, height, width): a sine of ``period`` pixels running at ``angle_deg``, values in [-1, 1]."""
+    theta = math.radians(angle_deg)
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    phase = 2 * math.pi * (cols * math.cos(theta) + rows * math.sin(theta)) / period
+    return torch.sin(phase).expand(1, 3, height, width)
+
+
+def test_streak_index_charges_parallel_streaks_not_blur_noise_or_the_source_itself(kodak_dir: Path) -> None:
+    photos = torch.stack([load_image(kodak_dir / f"kodim{k:02d}.png") for k in (5, 14, 23)])  # 512x768 each
+    assert torch.equal(streak_index(photos, photos), torch.zeros(3))
+    blurred = gaussian_blur(photos, 2.0)
+    noisy = (photos + 0.03 * torch.randn(photos.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    assert (streak_index(photos, blurred) < 0.002).all() and (streak_index(photos, noisy) < 0.01).all()
+    for amplitude, floor in ((0.03, 0.02), (0.06, 0.1)):  # streaks 3 pixels apart at 30 degrees, faint and less so
+        streaked = (photos + amplitude * streaks(512, 768, 3.0, 30.0)).clamp(0, 1)
+        assert (streak_index(photos, streaked) > floor).all(), amplitude
+    assert torch.equal(compute_metrics(photos, streaked, which=("streak",))["streak_index"],
+                       streak_index(photos, streaked))
+
+
+def test_streak_index_refuses_images_too_small_for_its_window() -> None:
+    with pytest.raises(MetricInputError, match="at least 32 pixels a side"):
+        streak_index(torch.rand(1, 3, 31, 64), torch.rand(1, 3, 31, 64))

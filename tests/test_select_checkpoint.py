@@ -22,9 +22,9 @@ from benchmarks.select_checkpoint import SelectionError, parse_args, select  # n
 
 def test_the_rule_takes_the_lowest_lpips_above_the_psnr_floor() -> None:
     candidates = {
-        "a": {"10": {"psnr_db": 22.0, "ms_ssim": 0.8, "lpips": 0.25, "grid_index": 0.01}},
-        "b": {"10": {"psnr_db": 20.0, "ms_ssim": 0.7, "lpips": 0.18, "grid_index": 0.20}},
-        "c": {"10": {"psnr_db": 21.6, "ms_ssim": 0.78, "lpips": 0.21, "grid_index": 0.05}},
+        "a": {"10": {"psnr_db": 22.0, "ms_ssim": 0.8, "lpips": 0.25, "grid_index": 0.01, "streak_index": 0.03}},
+        "b": {"10": {"psnr_db": 20.0, "ms_ssim": 0.7, "lpips": 0.18, "grid_index": 0.20, "streak_index": 0.04}},
+        "c": {"10": {"psnr_db": 21.6, "ms_ssim": 0.78, "lpips": 0.21, "grid_index": 0.05, "streak_index": 0.09}},
     }
     assert select(candidates, 10, 0.0) == "b"
     assert select(candidates, 10, 21.5) == "c"
@@ -37,6 +37,9 @@ def test_the_rule_takes_the_lowest_lpips_above_the_psnr_floor() -> None:
     assert select(candidates, 10, 0.0, max_grid=0.1) == "c"
     assert select(candidates, 10, 0.0, max_grid=0.02) == "a"
     assert select(candidates, 10, 0.0, max_lpips=0.22, max_grid=0.02) is None
+    assert select(candidates, 10, 21.5, max_streak=0.05) == "a"
+    assert select(candidates, 10, 0.0, max_streak=0.035) == "a"
+    assert select(candidates, 10, 21.5, max_lpips=0.22, max_streak=0.05) is None
 
 
 def test_kodak_and_an_unscored_selection_snr_are_refused(tmp_path: Path) -> None:
@@ -75,4 +78,5 @@ def test_the_script_scores_every_candidate_and_records_its_choice(tmp_path: Path
     assert record["selected"] == min(lpips, key=lpips.get)
     flat = record["candidates"][paths[0]]["10"]["grid_index"]  # a flat grey image has no edges at all
     assert flat < 0 and all("grid_index" in scores["1"] for scores in record["candidates"].values())
+    assert record["candidates"][paths[0]]["10"]["streak_index"] == 0  # nor any texture to streak
     assert "bsds500" not in record["set"] and "2 images" in record["set"]

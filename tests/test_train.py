@@ -85,6 +85,8 @@ def test_config_round_trips_through_toml():
         ("[data]\ncrop = 160\n[loss]\nbeta_s = 0.2\n", "beta_s = 0.2 .*data.crop = 160"),
         ("[data]\ncrop = 32\n[loss]\nbeta_grid = 0.1\n", "beta_grid = 0.1 .*data.crop is 32"),
         ("[loss]\nbeta_grid = -0.1\n", "loss.beta_grid"),
+        ("[data]\ncrop = 16\n[optim]\nklt_init_crops = 0\n[loss]\nbeta_streak = 0.1\n", "beta_streak = 0.1 .*crop is 16"),
+        ("[loss]\nbeta_streak = nan\n", "loss.beta_streak"),
         ("[model]\nchannels = 33\n", "channels"),
         ("[run\n", "not valid TOML"),
     ],
