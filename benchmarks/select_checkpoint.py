@@ -7,12 +7,13 @@
 Every candidate (and the ``--reference`` models, scored for comparison only) is sent through AWGN at each
 ``--snr`` over every image of ``--data`` (:func:`models.evaluate.evaluate`, 8-bit output, the same noise for
 all) and scored with PSNR, MS-SSIM, LPIPS (AlexNet), the grid index above the source's
-(:func:`models.metrics.grid_index`) and the streak index (:func:`models.metrics.streak_index`). The selected candidate has the lowest mean LPIPS at ``--select-snr``
-(default: the first SNR) among those whose PSNR there is at least ``--min-psnr`` dB, whose MS-SSIM is at
-least ``--min-ms-ssim`` (defaults 0: no floor), whose LPIPS is at most ``--max-lpips``, whose grid index
-is at most ``--max-grid`` and whose streak index is at most ``--max-streak`` (defaults: no ceiling). Writes ``OUT/selection.json``: the
-set, the rule, every candidate's and reference's means per SNR, the selected path, and whether it beats each
-reference on LPIPS; that record is what a shipped model card keeps as ``selected_on``.
+(:func:`models.metrics.grid_index`) and the streak index (:func:`models.metrics.streak_index`). The selected
+candidate has the lowest mean LPIPS at ``--select-snr`` (default: the first SNR) among those whose PSNR
+there is at least ``--min-psnr`` dB, whose MS-SSIM is at least ``--min-ms-ssim`` (defaults 0: no floor),
+whose LPIPS is at most ``--max-lpips``, whose grid index is at most ``--max-grid`` and whose streak index is
+at most ``--max-streak`` (defaults: no ceiling). Writes ``OUT/selection.json``: the set, the rule, every
+candidate's and reference's means per SNR, the selected path, and whether it beats each reference on LPIPS;
+that record is what a shipped model card keeps as ``selected_on``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from ota.cli import main
 from ota.options import parse_snr_list
 from ota.user_error import UserError
 
-METRIC_KEYS = ("psnr_db", "ms_ssim", "lpips", "grid_index")
+METRIC_KEYS = ("psnr_db", "ms_ssim", "lpips", "grid_index", "streak_index")
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_evaluate_patch_protocol(model: DeepJSCC, lpips_net: LPIPS, tmp_path: Pa
     original = load_image(source)
     for index, cols in enumerate((slice(0, 176), slice(176, 352))):
         reference = compute_metrics(original[None, :, :176, cols], saved[None, :, :, cols], lpips_net,
-                                    which=("psnr", "ms_ssim", "lpips", "grid"))
+                                    which=("psnr", "ms_ssim", "lpips", "grid", "streak"))
         for key in METRIC_KEYS:
             assert image["patches"][key][index] == pytest.approx(reference[key].item(), abs=1e-6)
     for key in METRIC_KEYS:
