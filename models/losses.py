@@ -44,10 +44,13 @@ class GeneratorLoss(nn.Module):
     rewarded the generative model's decoder, fine-tuned on it, for drawing such a mesh of 2x2 blocks,
     which the pretrained decoder does not draw; this term makes the mesh cost what it looks like.
 
-    ``streak`` (when ``beta_streak > 0``) is the batch mean of :func:`~models.metrics.streak_index`: texture
-    more one-directional than the source's, weighted by its gradient energy. LPIPS rewards the generative
-    model for drawing texture where the source has some, whatever its direction; this term charges the
-    parallel streaks and hatching it then draws across busy regions and along edges.
+    ``streak`` (when ``beta_streak > 0``) is the batch mean of :func:`~models.metrics.streak_index`: fine
+    texture that runs in one direction where the source's does not. LPIPS rewards the generative model for
+    drawing texture where the source has some, whatever its direction; this term charges the parallel
+    streaks it then draws across busy regions and along edges. Measured on generative-cbr48 (its fifth
+    run, ``models/weights/README.md``): the term drives the index down but the decoder then draws a
+    cross-hatch of two directions, which the index does not see, at a cost in LPIPS; it is kept to
+    reproduce that run.
 
     Args:
         beta_m, beta_p, beta_g, beta_s: weights of the MSE, LPIPS, adversarial and MS-SSIM terms (>= 0).

@@ -213,7 +213,9 @@ def streak_index(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     one direction (foliage, rock, cloth, knobbly tyres), or hatching along its edges, score; blur (no fine
     texture left), noise (no direction) and the source itself (0) do not. On the first 12 ``bsds500/val``
     images at 10 dB, generative-cbr48's run 4 scored 0.025, perceptual-cbr48 0.018 (its block edges),
-    mse-cbr48 0.006, a 2-pixel blur of Kodak photographs 0.0003.
+    mse-cbr48 0.006; a Gaussian blur of sigma 2 pixels of Kodak photographs 0.0003. A cross-hatch of two
+    directions has no one direction either and scores little: a decoder trained against this index drew
+    one instead of streaks (``models/weights/README.md``), so it measures streaks, not all invented texture.
 
     Args:
         x, y: (B, 3, H, W) in [0, 1], at least :data:`STREAK_MIN_SIZE` pixels a side.

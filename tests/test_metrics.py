@@ -19,7 +19,16 @@ from pytorch_fid import inception as fid_inception
 from models.dists import DISTS, VGG16_FEATURES_FILE, vgg16_features
 from models.fid import FID, FID_INCEPTION_FILE, frechet_distance
 from models.image_io import load_image
-from models.metrics import LPIPS, MetricInputError, compute_metrics, gaussian_blur, grid_index, ms_ssim, psnr, streak_index
+from models.metrics import (
+    LPIPS,
+    MetricInputError,
+    compute_metrics,
+    gaussian_blur,
+    grid_index,
+    ms_ssim,
+    psnr,
+    streak_index,
+)
 from models.pretrained_weights import MissingWeightsError, WeightsFileError
 
 NAMES = ("I03", "I04", "I06", "I08", "I19")
