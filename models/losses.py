@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.ensemble_lpips import EnsembleLPIPS
 from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, grid_index, streak_index
 
 PIXEL_SCALE = 255.0  # the MSE term is taken on 0..255 pixel values, see GeneratorLoss
@@ -56,7 +57,8 @@ class GeneratorLoss(nn.Module):
         beta_m, beta_p, beta_g, beta_s: weights of the MSE, LPIPS, adversarial and MS-SSIM terms (>= 0).
         beta_grid: weight of the grid term (>= 0).
         beta_streak: weight of the streak term (>= 0).
-        lpips: the LPIPS network; required when ``beta_p > 0``.
+        lpips: the LPIPS network (or :class:`~models.ensemble_lpips.EnsembleLPIPS` around one); required
+            when ``beta_p > 0``.
     """
 
     def __init__(
@@ -64,7 +66,7 @@ class GeneratorLoss(nn.Module):
         beta_m: float = 1e-5,
         beta_p: float = 1.0,
         beta_g: float = 1e-3,
-        lpips: LPIPS | None = None,
+        lpips: LPIPS | EnsembleLPIPS | None = None,
         beta_s: float = 0.0,
         beta_grid: float = 0.0,
         beta_streak: float = 0.0,

@@ -43,6 +43,7 @@ from models.channel import TrainingChannel, sample_snr
 from models.checkpoint import ModelCard, load_checkpoint, read_checkpoint, save_checkpoint
 from models.data import mix_seed
 from models.discriminator import Discriminator
+from models.ensemble_lpips import EnsembleLPIPS
 from models.distributed import (
     DistributedContext,
     check_ranks_in_sync,
@@ -133,6 +134,8 @@ class Trainer:
         self.discriminator_ddp = wrap(self.discriminator, self.context, self.device) if self.discriminator else None
 
         lpips = LPIPS(lpips_weights).to(self.device) if config.uses_lpips else None
+        if lpips is not None and config.loss.lpips_ensemble:
+            lpips = EnsembleLPIPS(lpips)
         loss = config.loss
         self.pretrain_loss = GeneratorLoss(loss.beta_m, loss.beta_p, 0.0, lpips, loss.beta_s, loss.beta_grid,
                                            loss.beta_streak).to(self.device)

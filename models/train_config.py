@@ -119,6 +119,9 @@ class LossConfig:
 
     ``beta_p = 0`` does not load the LPIPS network; ``beta_g = 0`` builds no discriminator (then the
     discriminator and adversarial stages must have 0 steps): the MSE baseline is ``beta_p = beta_g = 0``.
+    ``lpips_ensemble``: the LPIPS term measured through one random transformation of both images per
+    step (E-LPIPS, :class:`models.ensemble_lpips.EnsembleLPIPS`), so that patterns LPIPS misses at one
+    phase, orientation, scale and colour do not pay; the results still report plain LPIPS.
     """
 
     beta_m: float = 1e-5
@@ -127,6 +130,7 @@ class LossConfig:
     beta_s: float = 0.0
     beta_grid: float = 0.0
     beta_streak: float = 0.0
+    lpips_ensemble: bool = False
 
     def __post_init__(self) -> None:
         for name in ("beta_m", "beta_p", "beta_g", "beta_s", "beta_grid", "beta_streak"):
@@ -134,6 +138,8 @@ class LossConfig:
             _require(math.isfinite(value) and value >= 0, f"loss.{name} must be a finite number >= 0, got {value}")
         _require(self.beta_m + self.beta_p + self.beta_s > 0,
                  "loss.beta_m, loss.beta_p and loss.beta_s are all 0: nothing to reconstruct")
+        _require(not self.lpips_ensemble or self.beta_p > 0,
+                 "loss.lpips_ensemble = true measures the LPIPS term, but loss.beta_p is 0")
 
 
 @dataclass(frozen=True)
