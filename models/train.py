@@ -43,7 +43,6 @@ from models.channel import TrainingChannel, sample_snr
 from models.checkpoint import ModelCard, load_checkpoint, read_checkpoint, save_checkpoint
 from models.data import mix_seed
 from models.discriminator import Discriminator
-from models.ensemble_lpips import EnsembleLPIPS
 from models.distributed import (
     DistributedContext,
     check_ranks_in_sync,
@@ -52,6 +51,7 @@ from models.distributed import (
     resolve_device,
     wrap,
 )
+from models.ensemble_lpips import EnsembleLPIPS
 from models.jscc import DeepJSCC
 from models.latent_stage import latent_forward
 from models.losses import DiscriminatorLoss, GeneratorLoss

@@ -15,6 +15,7 @@ from tiny_config import tiny_toml
 
 from models.checkpoint import export_weights, read_checkpoint
 from models.data import file_list_sha256
+from models.ensemble_lpips import EnsembleLPIPS
 from models.image_io import list_images
 from models.registry import load_model
 from models.train import Trainer, TrainError, config_of_checkpoint
@@ -88,6 +89,7 @@ def test_config_round_trips_through_toml():
         ("[data]\ncrop = 16\n[optim]\nklt_init_crops = 0\n[loss]\nbeta_streak = 0.1\n",
          "beta_streak = 0.1 .*crop is 16"),
         ("[loss]\nbeta_streak = nan\n", "loss.beta_streak"),
+        ("[loss]\nbeta_m = 1.0\nbeta_p = 0.0\nlpips_ensemble = true\n", "lpips_ensemble = true .*beta_p is 0"),
         ("[model]\nchannels = 33\n", "channels"),
         ("[run\n", "not valid TOML"),
     ],
@@ -156,6 +158,14 @@ def test_lpips_loss_uses_the_local_alexnet_file(lpips_env):
     x = batch(4)
     lpips = trainer.pretrain_loss.lpips
     assert float(lpips(x, x).max()) < 1e-6 and float(lpips(x, batch(5)).min()) > 0.05
+
+
+def test_lpips_ensemble_measures_the_lpips_term_through_random_transformations(lpips_env):
+    trainer = Trainer(tiny(tiny_toml(loss={"lpips_ensemble": True})), progress=False)
+    assert isinstance(trainer.pretrain_loss.lpips, EnsembleLPIPS)
+    assert trainer.adversarial_loss.lpips is trainer.pretrain_loss.lpips
+    assert trainer.lpips_source.startswith("E-LPIPS") and "alexnet_features.pth" in trainer.lpips_source
+    assert not isinstance(Trainer(tiny(), progress=False).pretrain_loss.lpips, EnsembleLPIPS)
 
 
 def test_mse_baseline_needs_no_lpips_and_no_discriminator(monkeypatch, data_dir, tmp_path):
