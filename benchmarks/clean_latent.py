@@ -10,7 +10,7 @@ by the fine-tuned decoder of each generative model of ``--models``. An artefact 
 shows here; one that appears only through the channel comes from the latent the generator head
 estimates. Scores per decoder and image, 8-bit output (:func:`models.metrics.compute_metrics`): PSNR,
 MS-SSIM, LPIPS (AlexNet), the grid index above the source's and the streak index. Writes ``--out`` with the
-means, the per-image values and the versions.
+means and the versions (and every image's scores with ``--per-image``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", required=True, help="folder of images (../shared/datasets/train/bsds500/val)")
     p.add_argument("--models", default="", help="comma-separated generative models (names or checkpoint paths)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images (sorted)")
+    p.add_argument("--per-image", action="store_true", help="also write every image's scores (per_image)")
     p.add_argument("--out", required=True, help="output JSON file")
     args = p.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -98,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = score(paths, nets)
     means = {name: {key: sum(r[key] for r in values) / len(values) for key in METRICS.values()}
              for name, values in rows.items()}
-    write_json(args.out, {"data": str(args.data), "images": len(paths), "crop": f"top-left, sides a multiple "
-                          f"of {SIDE_MULTIPLE}", "means": means, "per_image": rows, "versions": package_versions()},
-               indent=None)
+    report = {"data": str(args.data), "images": len(paths), "crop": f"top-left, sides a multiple of {SIDE_MULTIPLE}",
+              "means": means, "versions": package_versions()}
+    write_json(args.out, report | ({"per_image": rows} if args.per_image else {}))
     for name, mean in means.items():
         print(f"{name}: {mean['psnr_db']:.2f} dB, MS-SSIM {mean['ms_ssim']:.4f}, LPIPS {mean['lpips']:.4f}, "
               f"grid {mean['grid_index']:+.4f}, streak {mean['streak_index']:.4f}")

@@ -34,7 +34,7 @@ def test_crop_keeps_the_top_left_multiple_of_16(photos: Path) -> None:
 
 def test_the_pretrained_round_trip_and_a_generative_decoder_are_scored(photos: Path, tmp_path: Path) -> None:
     out = tmp_path / "clean.json"
-    assert main(["--data", str(photos), "--models", "generative-cbr48", "--out", str(out)]) == 0
+    assert main(["--data", str(photos), "--models", "generative-cbr48", "--per-image", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["images"] == 2 and set(report["means"]) == {PRETRAINED, "generative-cbr48"}
     for rows in report["per_image"].values():
