@@ -71,7 +71,8 @@ class ImageTransform:
                    permutation.to(device), colour.to(device))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, 3, H, W) -> the transformed batch, (B, 3, H', W') with H' = ceil(H / scale) + 7."""
+        """x: (B, 3, H, W) -> the transformed batch, (B, 3, H', W') with H' = ceil((H + scale_phase[0]) / scale)
+        + 7 (W' likewise), H' and W' swapped by a transpose."""
         if self.scale > 1:
             x = self._downscale(x)
         dy, dx = self.offset
