@@ -195,6 +195,32 @@ def test_another_configuration_is_refused(swept: Path, data: Path, capsys: pytes
     assert store_lines(swept) == lines
 
 
+def test_entries_of_a_replaced_model_are_refused_or_recomputed(swept: Path, data: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    lines = [json.loads(line) for line in store_lines(swept)]
+    stale = entry_key("face", "perceptual", 13.0, Fraction(1, 48))
+    current = dict(next(e for e in lines[1:] if e["key"] == stale))
+    for entry in lines[1:]:  # as if this one entry had been made with another perceptual-cbr48 checkpoint
+        if entry["key"] == stale:
+            entry["model_weights_sha256"] = "0" * 64
+            entry["psnr_db"] = 0.0
+    (out / STORE_FILE).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    before = store_lines(out)
+    capsys.readouterr()
+    assert main(sweep_args(data, out)) == 2
+    err = capsys.readouterr().err
+    assert "1 entries of 'perceptual-cbr48' were made with another checkpoint" in err and "--recompute-stale" in err
+    assert store_lines(out) == before
+    assert main(sweep_args(data, out, "--recompute-stale")) == 0
+    assert "1 new entries, 19 already" in capsys.readouterr().out
+    after = {json.loads(line).get("key"): json.loads(line) for line in store_lines(out)[1:]}
+    assert len(after) == 20 and len(store_lines(out)) == 21
+    assert after[stale]["model_weights_sha256"] == current["model_weights_sha256"]
+    assert after[stale]["psnr_db"] == pytest.approx(current["psnr_db"], abs=1e-6)
+
+
 def test_an_interrupted_line_is_dropped(tmp_path: Path):
     identity = {"seed": 1}
     store = ResultStore(tmp_path / STORE_FILE, identity)

@@ -72,6 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "lowest to highest mean of one channel draw")
     p.add_argument("--plot-only", default=None, metavar="OUT",
                    help="only redraw the figures and claims of an existing sweep folder from its results.json")
+    p.add_argument("--recompute-stale", action="store_true",
+                   help="drop the stored entries of a JSCC model made with another checkpoint than the shipped "
+                        "one and compute them again (after a model is replaced; refused without this)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     options.add_phy_options(p)
     p.set_defaults(func=run)
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         if args.out is None:
             raise UserError("--out DIR is required (or --plot-only DIR to redraw an existing sweep)")
         out = args.out
-        done = run_sweep(_config(args), out, progress=not args.no_progress)
+        done = run_sweep(_config(args), out, progress=not args.no_progress, recompute_stale=args.recompute_stale)
         print(f"{done.new} new entries, {done.reused} already in {out}/store.jsonl ({done.wall_s:.1f} s)")
         for note in done.results["notes"]:
             print(f"note: {note}")

@@ -108,14 +108,17 @@ def _images(config: SweepConfig) -> dict[str, Path]:
     return dict(zip(names, paths, strict=True))
 
 
-def _check_models(store: ResultStore, current: dict[str, str]) -> None:
-    """Refuse to mix entries of a model whose weights (``current``: name -> :func:`weights_sha256`) changed
-    since they were computed."""
-    for entry in store.entries.values():
-        name, sha = entry.get("model"), entry.get("model_weights_sha256")
-        if name in current and sha != current[name]:
-            raise SweepError(f"{store.path}: entries of model {name!r} were made with another checkpoint "
-                             f"(sha256 {sha[:12]}..., now {current[name][:12]}...); use another --out")
+def _stale_entries(store: ResultStore, current: dict[str, str], recompute: bool) -> set[str]:
+    """Keys of the entries of a model whose weights (``current``: name -> :func:`weights_sha256`) changed since
+    they were computed; refused unless ``recompute``."""
+    stale = {key for key, entry in store.entries.items()
+             if entry.get("model") in current and entry.get("model_weights_sha256") != current[entry["model"]]}
+    if stale and not recompute:
+        models = sorted({store.entries[key]["model"] for key in stale})
+        raise SweepError(f"{store.path}: {len(stale)} entries of {', '.join(map(repr, models))} were made with "
+                         "another checkpoint than the one shipped now; --recompute-stale drops them and computes "
+                         "them again, or use another --out")
+    return stale
 
 
 class Sweeper:
@@ -204,10 +207,14 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def run_sweep(config: SweepConfig, out: str | Path, *, progress: bool = True) -> SweepRun:
+def run_sweep(
+    config: SweepConfig, out: str | Path, *, progress: bool = True, recompute_stale: bool = False
+) -> SweepRun:
     """Compute every missing entry of the grid into ``out/store.jsonl``, then write ``out/results.json``.
 
     Everything is checked (images, options, the store's configuration) before any entry is computed.
+    Entries of a JSCC model made with another checkpoint than the shipped one are refused, or with
+    ``recompute_stale`` dropped from the store and computed again (after a model is replaced).
     """
     t_start = time.perf_counter()
     out = Path(out)
@@ -218,7 +225,9 @@ def run_sweep(config: SweepConfig, out: str | Path, *, progress: bool = True) ->
         scorer = Scorer(device, config.lpips_weights)
         store = ResultStore(out / STORE_FILE, config.identity(scorer.available))
         sweeper = Sweeper(config, scorer, out)
-        _check_models(store, sweeper.model_sha)
+        stale = _stale_entries(store, sweeper.model_sha, recompute_stale)
+        if stale:
+            store.drop(stale)
         tasks = _tasks(config, images, skipped)
         todo = [t for t in tasks if t.key not in store]
         by_image: dict[str, list[Task]] = defaultdict(list)

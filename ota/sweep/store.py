@@ -54,6 +54,17 @@ class ResultStore:
     def __contains__(self, key: str) -> bool:
         return key in self.entries
 
+    def drop(self, keys: set[str]) -> None:
+        """Remove the entries ``keys``: the store is rewritten without them (a new file renamed into place)."""
+        kept = [entry for key, entry in self.entries.items() if key not in keys]
+        staging = self.path.with_name(f".{self.path.name}.tmp")
+        with open(staging, "w") as f:
+            f.write("".join(json.dumps(line) + "\n" for line in [{"kind": "config", "identity": self.identity}, *kept]))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(staging, self.path)
+        self.entries = {entry["key"]: entry for entry in kept}
+
     def add(self, entry: dict) -> None:
         """Append one finished entry (it must carry its ``key``)."""
         self._write_lines([entry])
