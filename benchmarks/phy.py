@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> dict:
     result["versions"] = versions()
 
     with tempfile.NamedTemporaryFile("w", dir=args.out, suffix=".tmp", delete=False) as f:
-        json.dump(result, f, indent=1)
+        json.dump(result, f, separators=(",", ":"))  # one line: the constellation holds thousands of points
     os.replace(f.name, args.out / "phy.json")
     plot(result, args.out)
     summary = {k: result[k] for k in ("rx_msps", "rx_msps_cpu", "tx_msps_cpu", "peak_rss_mb", "snr_est_max_err_db",
