@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = list_images(args.data)[: args.limit]
         nets = decoders(args.models)
-    except (CleanLatentError, FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:  # CleanLatentError and models' errors are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
     rows = score(paths, nets)

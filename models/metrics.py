@@ -216,6 +216,10 @@ def streak_index(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     mse-cbr48 0.006; a Gaussian blur of sigma 2 pixels of Kodak photographs 0.0003. A cross-hatch of two
     directions has no one direction either and scores little: a decoder trained against this index drew
     one instead of streaks (``models/weights/README.md``), so it measures streaks, not all invented texture.
+    It also charges small misplacements of real fine texture: TAEF2's own streak-free round trip scores as
+    high on average over bsds500/val (0.028) as generative-cbr48 through the channel, whose streaks are
+    plain (``docs/streaks/README.md``); its mean over a set is no measure of the streaks seen (on the three
+    validation images where it is highest for run 4, it does follow them).
 
     Args:
         x, y: (B, 3, H, W) in [0, 1], at least :data:`STREAK_MIN_SIZE` pixels a side.

@@ -23,7 +23,7 @@ class ResultStore:
             self._load()
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._write_lines([{"kind": "config", "identity": self.identity}], mode="w")
+            self._write_lines([self._config_line()], mode="w")
 
     def _load(self) -> None:
         raw = self.path.read_bytes()
@@ -45,8 +45,11 @@ class ResultStore:
         for line in lines[1:]:
             self.entries[line["key"]] = line
 
-    def _write_lines(self, lines: list[dict], mode: str = "a") -> None:
-        with open(self.path, mode) as f:
+    def _config_line(self) -> dict:
+        return {"kind": "config", "identity": self.identity}
+
+    def _write_lines(self, lines: list[dict], mode: str = "a", path: Path | None = None) -> None:
+        with open(path or self.path, mode) as f:
             f.write("".join(json.dumps(line) + "\n" for line in lines))
             f.flush()
             os.fsync(f.fileno())
@@ -58,10 +61,7 @@ class ResultStore:
         """Remove the entries ``keys``: the store is rewritten without them (a new file renamed into place)."""
         kept = [entry for key, entry in self.entries.items() if key not in keys]
         staging = self.path.with_name(f".{self.path.name}.tmp")
-        with open(staging, "w") as f:
-            f.write("".join(json.dumps(line) + "\n" for line in [{"kind": "config", "identity": self.identity}, *kept]))
-            f.flush()
-            os.fsync(f.fileno())
+        self._write_lines([self._config_line(), *kept], mode="w", path=staging)
         os.replace(staging, self.path)
         self.entries = {entry["key"]: entry for entry in kept}
 
