@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +56,9 @@ class ModelConfig:
         disc_width: first-layer channels of the PatchGAN discriminator.
         architecture: ``cnn`` or ``generative`` (then ``width`` and ``n_res_blocks`` size the JSCC heads:
             feature channels, and residual blocks per head stage).
+        latent_dither: generative only: std of the high-pass noise added to the generator head's latent
+            estimate before the TAEF2 decoder (:mod:`models.latent_dither`); 0 (default): none. It has no
+            weights, so checkpoints that differ only in it hold the same tensors.
     """
 
     channels: int = 32
@@ -65,6 +68,7 @@ class ModelConfig:
     snr_range: tuple[float, float] = (0.0, 20.0)
     disc_width: int = 64
     architecture: str = "cnn"
+    latent_dither: float = 0.0
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -92,6 +96,22 @@ class ModelConfig:
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
             raise ModelConfigError(f"ModelConfig.snr_range must be (low, high) with low < high [dB], got {(low, high)}")
         object.__setattr__(self, "snr_range", (low, high))
+        self._check_dither()
+
+    def _check_dither(self) -> None:
+        dither = self.latent_dither
+        if isinstance(dither, bool) or not isinstance(dither, (int, float)) or not 0 <= dither < math.inf:
+            raise ModelConfigError(f"ModelConfig.latent_dither must be a finite number >= 0, got {dither!r}")
+        if dither and self.architecture != "generative":
+            raise ModelConfigError(
+                f"ModelConfig.latent_dither = {dither} needs architecture = 'generative' (the noise goes on the "
+                f"TAEF2 latent), not {self.architecture!r}"
+            )
+        object.__setattr__(self, "latent_dither", float(dither))
+
+    def same_weights(self, other: ModelConfig) -> bool:
+        """Whether ``other`` builds the same tensors: equal but for ``latent_dither``, which has no weights."""
+        return replace(self, latent_dither=other.latent_dither) == other
 
     @property
     def cbr(self) -> float:
@@ -185,7 +205,9 @@ class DeepJSCC(nn.Module):
         c = self.config
         if c.architecture == "generative":
             self.encoder = GenerativeEncoder(c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range)
-            self.generator = GenerativeGenerator(c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range)
+            self.generator = GenerativeGenerator(
+                c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range, c.latent_dither
+            )
         else:
             self.encoder = Encoder(c.channels, c.width, c.snr_adaptive, c.snr_range)
             self.generator = Generator(c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range)

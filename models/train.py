@@ -452,10 +452,11 @@ class Trainer:
         """Resume from a checkpoint written by :meth:`save` (or a shipped one: then the optimizers,
         and the discriminator where absent, start fresh, and the step counters continue)."""
         model, card, raw = load_checkpoint(path, map_location=self.device)
-        if model.config != self.config.model:
+        if not model.config.same_weights(self.config.model):
             raise TrainError(
                 f"{path}: its model ({model.config}) is not the one this configuration builds "
-                f"({self.config.model}); resume with the checkpoint's own configuration"
+                f"({self.config.model}); resume with the checkpoint's own configuration (or one that differs "
+                f"from it only in latent_dither)"
             )
         self.model.load_state_dict(model.state_dict())
         trainer = raw.get("trainer", {})
