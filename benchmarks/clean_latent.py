@@ -27,6 +27,7 @@ from torch import nn  # noqa: E402
 
 from models.evaluate import package_versions  # noqa: E402
 from models.image_io import list_images, load_image  # noqa: E402
+from models.jscc import DeepJSCC  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS, METRICS, compute_metrics  # noqa: E402
 from models.progress import Progress  # noqa: E402
@@ -53,15 +54,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def decoders(models: list[str]) -> dict[str, nn.Module]:
-    """The pretrained TAEF2 decoder and each model's fine-tuned one, float32, in eval mode."""
-    found = {PRETRAINED: load_taef2(taef2_decoder(), "decoder")}
-    for name in models:
+def generative_models(names: list[str]) -> dict[str, DeepJSCC]:
+    """Each model of ``names``, in eval mode; CleanLatentError for one that is not generative."""
+    found = {}
+    for name in names:
         model, _ = load_model(name)
         if model.config.architecture != "generative":
             raise CleanLatentError(f"{name} is a {model.config.architecture!r} model; expected a generative one "
                                    "(its decoder is TAEF2's, fine-tuned)")
-        found[name] = model.generator.synthesis
+        found[name] = model.eval()
+    return found
+
+
+def decoders(models: list[str]) -> dict[str, nn.Module]:
+    """The pretrained TAEF2 decoder and each model's fine-tuned one, float32, in eval mode."""
+    found = {PRETRAINED: load_taef2(taef2_decoder(), "decoder")}
+    found |= {name: model.generator.synthesis for name, model in generative_models(models).items()}
     return {name: module.float().eval() for name, module in found.items()}
 
 
