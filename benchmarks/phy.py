@@ -187,13 +187,20 @@ def qpsk_ber(tx: Transmitter, rx: Receiver, rng: np.random.Generator, n_bits: in
     return {"snr_db": list(BER_GRID_DB), "ber": bers, "ber_theory": qpsk_ber_theory(snrs).tolist(), "gap_db": gap}
 
 
+CONSTELLATION_DECIMALS = 4
+"""Decimals kept of each plotted constellation point (a scatter plot needs no more; phy.json stays small)."""
+
+
 def constellation(tx: Transmitter, rx: Receiver, rng: np.random.Generator, n: int = 4000) -> dict:
+    """2000 soft QPSK symbols over ``lab`` at 20 dB before and after equalisation, rounded, as [[re], [im]]."""
     bits = rng.integers(0, 2, 2 * n).astype(np.uint8)
     run = run_link(tx, rx, ChannelEmulator("lab", tx.numerology, rng), qpsk_symbols(bits), 20.0)
     frame = run.frames[0]
     pre = frame.diagnostics.symbols_pre_eq[:2000]
     post = frame.symbols[:2000]
-    return {"pre_eq": [pre.real.tolist(), pre.imag.tolist()], "post_eq": [post.real.tolist(), post.imag.tolist()]}
+    rounded = {name: np.round(points.astype(np.complex128), CONSTELLATION_DECIMALS)
+               for name, points in (("pre_eq", pre), ("post_eq", post))}
+    return {name: [points.real.tolist(), points.imag.tolist()] for name, points in rounded.items()}
 
 
 def papr(tx: Transmitter, rng: np.random.Generator) -> dict:
