@@ -1,9 +1,9 @@
 """High-pass noise added to the generator head's latent estimate before the TAEF2 decoder.
 
-Through the channel at CBR 1/48 the generator head's estimate z_hat of TAEF2's 32-channel latent is a
-conditional mean: on busy texture it keeps a third of the clean latent's energy above half the latent's
-Nyquist band (`docs/streaks/README.md`), and TAEF2's decoder, pretrained or fine-tuned, draws such a
-smooth latent as parallel lines. Fine random detail in the latent breaks the lines up into texture, as
+Through the channel at CBR 1/48 the generator head's estimate z_hat of TAEF2's 32-channel latent behaves
+like a conditional mean: on the validation images it keeps a fifth of the clean latent's energy above half
+the latent's Nyquist band (`docs/streaks/latent_estimate.json`), and TAEF2's decoder, pretrained or
+fine-tuned, draws such a smooth latent as parallel lines. Fine random detail in the latent breaks the lines up into texture, as
 the perception-distortion trade-off predicts (a posterior sample, not the posterior mean, looks real).
 
 :class:`LatentDither` adds white Gaussian noise with its 3x3 local mean removed (high-pass), std
