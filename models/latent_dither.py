@@ -3,13 +3,16 @@
 Through the channel at CBR 1/48 the generator head's estimate z_hat of TAEF2's 32-channel latent behaves
 like a conditional mean: on the validation images it keeps a fifth of the clean latent's energy above half
 the latent's Nyquist band (`docs/streaks/latent_estimate.json`), and TAEF2's decoder, pretrained or
-fine-tuned, draws such a smooth latent as parallel lines. Fine random detail in the latent breaks the lines up into texture, as
-the perception-distortion trade-off predicts (a posterior sample, not the posterior mean, looks real).
+fine-tuned, draws such a smooth latent as parallel lines. Random fine detail in the latent (a sample rather
+than the mean, as the perception-distortion trade-off suggests) was meant to turn them into texture: added
+at inference it breaks them up, at a cost in PSNR and LPIPS; trained with it, the decoder fine-tuned or
+frozen, the streaks stayed as plain by eye (runs 8 and 9, `docs/selection/generative-cbr48-dither*/`).
+No shipped model uses it.
 
 :class:`LatentDither` adds white Gaussian noise with its 3x3 local mean removed (high-pass), std
 ``sigma`` per latent value. In training it is drawn afresh; in evaluation it is one fixed pattern,
-tiled over the latent grid from the top-left corner, so a decoded image depends only on its symbols
-(the same alone or in a padded batch, the same on every call).
+tiled over the latent grid from the top-left corner, so the noise an image's latent gets depends only on
+the position (the same alone or in a padded batch, the same on every call).
 """
 
 from __future__ import annotations
