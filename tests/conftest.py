@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 ASSET_VARIABLES = {
     "weights": ("JSCC_WEIGHTS_DIR", "../shared/weights (alexnet_features.pth, lpips_v0.1/, dists/)"),
@@ -82,6 +83,22 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def packs_dir() -> Path:
     return asset_path("packs")
+
+
+@pytest.fixture
+def kodak_crops(kodak_dir: Path, weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``make(names, box) -> folder``: crops (left, upper, right, lower) of Kodak photographs as PNGs in a
+    fresh folder, with $JSCC_WEIGHTS_DIR set for the models that read them."""
+    monkeypatch.setenv("JSCC_WEIGHTS_DIR", str(weights_dir))
+
+    def make(names: tuple[str, ...], box: tuple[int, int, int, int]) -> Path:
+        folder = tmp_path / "photos"
+        folder.mkdir()
+        for name in names:
+            Image.open(kodak_dir / f"{name}.png").crop(box).save(folder / f"{name}.png")
+        return folder
+
+    return make
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmarks/ itself would shadow the phy package with benchmarks/phy.py
@@ -16,14 +15,9 @@ from models.image_io import load_image  # noqa: E402
 
 
 @pytest.fixture
-def photos(kodak_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights_dir: Path) -> Path:
+def photos(kodak_crops) -> Path:
     """Two 200x180 crops of Kodak photographs (not multiples of 16: the script crops them to 192x176)."""
-    monkeypatch.setenv("JSCC_WEIGHTS_DIR", str(weights_dir))
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name in ("kodim23", "kodim05"):
-        Image.open(kodak_dir / f"{name}.png").crop((200, 150, 400, 330)).save(folder / f"{name}.png")
-    return folder
+    return kodak_crops(("kodim23", "kodim05"), (200, 150, 400, 330))
 
 
 def test_crop_keeps_the_top_left_multiple_of_16(photos: Path) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmarks/ itself would shadow the phy package with benchmarks/phy.py
@@ -26,14 +25,9 @@ def test_high_band_energy_splits_the_energy_by_frequency() -> None:
 
 
 @pytest.fixture
-def photos(kodak_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights_dir: Path) -> Path:
+def photos(kodak_crops) -> Path:
     """Two 192x176 crops of busy Kodak photographs (MS-SSIM needs 161 pixels a side)."""
-    monkeypatch.setenv("JSCC_WEIGHTS_DIR", str(weights_dir))
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name in ("kodim05", "kodim14"):
-        Image.open(kodak_dir / f"{name}.png").crop((200, 150, 392, 326)).save(folder / f"{name}.png")
-    return folder
+    return kodak_crops(("kodim05", "kodim14"), (200, 150, 392, 326))
 
 
 def test_the_shipped_estimate_is_poorer_in_the_high_band_than_the_clean_latent(photos: Path, tmp_path: Path,
