@@ -5,7 +5,7 @@ like a conditional mean: on the validation images it keeps a fifth of the clean 
 the latent's Nyquist band (`docs/streaks/latent_estimate.json`), and TAEF2's decoder, pretrained or
 fine-tuned, draws such a smooth latent as parallel lines. Random fine detail in the latent (a sample rather
 than the mean, as the perception-distortion trade-off suggests) was meant to turn them into texture: added
-at inference it breaks them up, at a cost in PSNR and LPIPS; trained with it, the decoder fine-tuned or
+at inference it weakens them, at a cost in PSNR and LPIPS; trained with it, the decoder fine-tuned or
 frozen, the streaks stayed as plain by eye (runs 8 and 9, `docs/selection/generative-cbr48-dither*/`).
 No shipped model uses it.
 
