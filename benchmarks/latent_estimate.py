@@ -1,7 +1,7 @@
 """The latent a generative model's generator head estimates through the channel, against TAEF2's clean one.
 
-    python benchmarks/latent_estimate.py --data ../shared/datasets/train/bsds500/val --models generative-cbr48 \\
-        --snr 10 --out docs/streaks/latent_estimate.json
+    python benchmarks/latent_estimate.py --data ../shared/datasets/train/bsds500/val \\
+        --models generative-cbr48,generative-cbr24 --snr 10 --out docs/streaks/latent_estimate.json
 
 Every image of ``--data`` (cropped to a multiple of 16 pixels a side from its top-left corner) is encoded
 by the pretrained TAEF2 encoder (the clean latent z, 32 channels at 1/8) and, for each generative model of
@@ -82,12 +82,12 @@ def measure(paths: list[Path], models: dict[str, DeepJSCC], snr_db: float, seed:
         for path in paths:
             x = crop(load_image(path))
             z = encoder(x)
+            clean = {"clean_energy": float(z.square().mean()), "clean_high_band": high_band_energy(z)}
             for name, model in models.items():
                 z_hat = estimate(model, x, snr_db, torch.Generator().manual_seed(seed))
                 drawn = (pretrained(z_hat).clamp(0, 1) * 255).round() / 255
                 scores = compute_metrics(x, drawn, lpips, which=tuple(METRICS))
-                values = {"clean_energy": float(z.square().mean()), "clean_high_band": high_band_energy(z),
-                          "estimate_energy": float(z_hat.square().mean()),
+                values = {**clean, "estimate_energy": float(z_hat.square().mean()),
                           "estimate_high_band": high_band_energy(z_hat), **{k: float(v) for k, v in scores.items()}}
                 for key, value in values.items():
                     sums[name][key] += value
