@@ -59,6 +59,7 @@ from models.metrics import LPIPS, psnr
 from models.time_budget import StagePlan, TimeBudget
 from models.train_config import STAGES, TrainConfig
 from models.train_log import RunningMeans
+from models.transpose_consistency import TransposeConsistency
 from models.training_data import TrainingData
 from models.training_run import TrainingRun
 
@@ -146,6 +147,12 @@ class Trainer:
             else None
         )
         self.discriminator_loss = DiscriminatorLoss()
+        self.transpose_consistency = (
+            TransposeConsistency(self.model.generator.synthesis) if loss.beta_transpose > 0 else None
+        )
+        if self.transpose_consistency is not None and self.context.world_size > 1:
+            raise TrainError("loss.beta_transpose decodes a second time outside the distributed forward pass; "
+                             "train it on one process")
         self.lpips_source = lpips.source if lpips is not None else None
         channel = config.channel
         self.channel = TrainingChannel(channel.symbol_erasure_prob, channel.frame_erasure_prob, channel.n_frames,
@@ -296,6 +303,9 @@ class Trainer:
                 self.discriminator.eval().requires_grad_(False)
                 d_fake = self.discriminator(out["x_hat"], out["latent"].detach())
             losses = loss_fn(x, out["x_hat"], d_fake)
+            if self.transpose_consistency is not None:
+                losses["transpose"] = self.transpose_consistency(out["x_hat"])
+                losses["loss"] = losses["loss"] + self.config.loss.beta_transpose * losses["transpose"]
         if adversarial:
             self.discriminator.train().requires_grad_(True)
         self._optimise(losses["loss"], self.optimizer_g, self.scaler_g)

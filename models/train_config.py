@@ -115,7 +115,8 @@ class OptimConfig:
 class LossConfig:
     """``[loss]``: weights of the generator loss
     ``beta_m*MSE + beta_s*(1 - MS-SSIM) + beta_p*LPIPS + beta_g*adversarial + beta_grid*grid
-    + beta_streak*streak`` (:class:`models.losses.GeneratorLoss`).
+    + beta_streak*streak`` (:class:`models.losses.GeneratorLoss`), plus for generative models
+    ``beta_transpose*||D(z) - D(z^T)^T||^2`` (:mod:`models.transpose_consistency`).
 
     ``beta_p = 0`` does not load the LPIPS network; ``beta_g = 0`` builds no discriminator (then the
     discriminator and adversarial stages must have 0 steps): the MSE baseline is ``beta_p = beta_g = 0``.
@@ -130,10 +131,11 @@ class LossConfig:
     beta_s: float = 0.0
     beta_grid: float = 0.0
     beta_streak: float = 0.0
+    beta_transpose: float = 0.0
     lpips_ensemble: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("beta_m", "beta_p", "beta_g", "beta_s", "beta_grid", "beta_streak"):
+        for name in ("beta_m", "beta_p", "beta_g", "beta_s", "beta_grid", "beta_streak", "beta_transpose"):
             value = getattr(self, name)
             _require(math.isfinite(value) and value >= 0, f"loss.{name} must be a finite number >= 0, got {value}")
         _require(self.beta_m + self.beta_p + self.beta_s > 0,
@@ -255,6 +257,9 @@ class TrainConfig:
                  "optim.klt_init_crops must be 0 for the generative architecture (it has no linear paths to start)")
         _require(generative or self.stages.latent == 0,
                  f"stages.latent = {self.stages.latent}: the latent stage trains the heads of a generative model; "
+                 f"this [model] has architecture = {self.model.architecture!r}")
+        _require(generative or self.loss.beta_transpose == 0,
+                 f"loss.beta_transpose = {self.loss.beta_transpose} charges the TAEF2 decoder of a generative model; "
                  f"this [model] has architecture = {self.model.architecture!r}")
         _require(self.loss.beta_grid == 0 or self.data.crop > 2 * GRID_PERIOD,
                  f"loss.beta_grid = {self.loss.beta_grid} scores the grid index over {GRID_PERIOD}-pixel phases, which "

@@ -1,0 +1,53 @@
+"""Transpose consistency of a synthesis transform: ``||D(z) - D(z^T)^T||^2``, a training penalty.
+
+TAEF2's decoder, pretrained or fine-tuned, draws a smooth latent as lines that run along its own x axis
+whatever the image: decoding the transpose of generative-cbr48's latent estimate and transposing the
+picture back turns the horizontal streaks of a landscape into vertical ones (and a constant latent is drawn
+as horizontal lines). The streaks are then a fixed orientation bias of the decoder, not a reading of the
+latent. A decoder that commutes with transposition cannot have one: the penalty charges the mean squared
+difference between the picture and the picture of the transposed latent, transposed back (where the
+content is drawn alike, only the decoder's own orientation-bound patterns differ).
+
+:class:`TransposeConsistency` watches the synthesis transform's input with a forward hook, so the model's
+forward pass is unchanged; after each forward it can decode the transposed input a second time.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TransposeConsistency:
+    """The penalty for a synthesis transform ``synthesis`` (latent (B, C, h, w) -> image (B, 3, H, W)).
+
+    Args:
+        synthesis: the decoder; its input is captured on every forward call (a forward pre-hook).
+    """
+
+    def __init__(self, synthesis: nn.Module) -> None:
+        self.synthesis = synthesis
+        self.latent: torch.Tensor | None = None
+        synthesis.register_forward_pre_hook(self._capture)
+
+    def _capture(self, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        self.latent = inputs[0]
+
+    def __call__(self, x_hat: torch.Tensor) -> torch.Tensor:
+        """Mean of ``(x_hat - clip(D(z^T))^T)^2`` for the latent z of the last forward, which gave ``x_hat``.
+
+        Args:
+            x_hat: (B, 3, H, W), the decoder's picture of z (as clipped by the model).
+        Returns:
+            () the penalty; gradients reach the decoder through both pictures (and z through both).
+        """
+        if self.latent is None:
+            raise RuntimeError("TransposeConsistency: the synthesis transform has not run yet")
+        latent, self.latent = self.latent, None  # the second call below must not be captured as the first
+        transposed = self.synthesis(latent.transpose(-1, -2)).transpose(-1, -2)
+        self.latent = None
+        transposed = transposed + (transposed.clamp(0, 1) - transposed).detach()
+        if transposed.shape != x_hat.shape:
+            raise ValueError(f"TransposeConsistency: the transposed picture has shape {tuple(transposed.shape)}, "
+                             f"the picture {tuple(x_hat.shape)}: is x_hat the last forward's?")
+        return (x_hat - transposed).square().mean()
