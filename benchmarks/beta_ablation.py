@@ -44,8 +44,9 @@ from models.image_io import list_images  # noqa: E402
 from models.jscc import DeepJSCC  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS  # noqa: E402
-from models.train import Trainer, config_of_checkpoint  # noqa: E402
+from models.train import Trainer  # noqa: E402
 from models.train_config import TrainConfig  # noqa: E402
+from models.trainer_checkpoint import config_of_checkpoint  # noqa: E402
 
 DEFAULT_BETA_G = (0.0, 3e-4, 1e-3, 3e-3, 1e-2)
 

@@ -52,8 +52,9 @@ from models.jscc import DeepJSCC  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.progress import Progress  # noqa: E402
 from models.registry import available_models  # noqa: E402
-from models.train import Trainer, config_of_checkpoint  # noqa: E402
+from models.train import Trainer  # noqa: E402
 from models.train_config import STAGES, TrainConfig, find_config  # noqa: E402
+from models.trainer_checkpoint import config_of_checkpoint  # noqa: E402
 
 IMAGE_SIZES = {"256x256": (256, 256), "768x512": (512, 768)}  # name -> (H, W); 768x512 is Kodak's size
 SNR_DB = 10.0

@@ -40,13 +40,12 @@ from torch import nn
 
 from models.block_transform import fit_block_klt, init_linear_paths
 from models.channel import TrainingChannel, sample_snr
-from models.checkpoint import ModelCard, load_checkpoint, read_checkpoint, save_checkpoint
+from models.checkpoint import ModelCard, save_checkpoint
 from models.data import mix_seed
 from models.discriminator import Discriminator
 from models.distributed import (
     DistributedContext,
     check_ranks_in_sync,
-    describe_device,
     init_process_group,
     resolve_device,
     wrap,
@@ -58,17 +57,12 @@ from models.losses import DiscriminatorLoss, GeneratorLoss
 from models.metrics import LPIPS, psnr
 from models.time_budget import StagePlan, TimeBudget
 from models.train_config import STAGES, TrainConfig
+from models.train_error import TrainError
 from models.train_log import RunningMeans
-from models.transpose_consistency import TransposeConsistency
+from models.trainer_checkpoint import restore, trainer_card, trainer_state
 from models.training_data import TrainingData
 from models.training_run import TrainingRun
-
-TRAINER_FORMAT = 1
-"""Version of the ``trainer`` entry of checkpoints written here."""
-
-
-class TrainError(ValueError):
-    """A training run that cannot start or resume as asked (no data, a checkpoint that does not fit)."""
+from models.transpose_consistency import TransposeConsistency
 
 
 class Trainer:
@@ -403,104 +397,19 @@ class Trainer:
 
     def card(self) -> ModelCard:
         """The model card of the current state (training details; no evaluation metrics yet)."""
-        training = {
-            "config_toml": self.config.to_toml(),
-            "steps": dict(self.steps),
-            "total_steps": self.total_steps,
-            "images_seen": self.total_steps * self.config.data.batch_size * self.context.world_size,
-            "wall_s": round(self.wall_s, 3),
-            "device": describe_device(self.device, self.context.world_size),
-            "world_size": self.context.world_size,
-            "precision": "fp32" if self.amp_dtype is None else str(self.amp_dtype).removeprefix("torch."),
-            "losses": {stage: means.means() for stage, means in self.means.items() if means.means()},
-            "lpips": self.lpips_source or "not used",
-            "torch": str(torch.__version__),
-        }
-        if self.windows:
-            training["time_boxed_runs"] = list(self.windows)
-        if self.dataset is not None:
-            training |= {
-                "data": str(self.dataset.root),
-                "n_images": len(self.dataset),
-                "file_list_sha256": self.data.sha256,
-            }
-        return ModelCard.for_model(self.config.run.name, self.model, training=training)
-
-    def trainer_state(self) -> dict:
-        """Everything besides the model weights that a resumed run needs (checkpoint ``extra``)."""
-        state = {
-            "trainer": {
-                "format": TRAINER_FORMAT,
-                "steps": dict(self.steps),
-                "stage": self.stage,
-                "wall_s": self.wall_s,
-                "world_size": self.context.world_size,
-                "loss_window": {stage: means.state_dict() for stage, means in self.means.items()},
-                "time_boxed_runs": list(self.windows),
-            },
-            "config_toml": self.config.to_toml(),
-            "optimizer_g": self.optimizer_g.state_dict(),
-            "scaler_g": self.scaler_g.state_dict(),
-            "rng": {"torch": torch.get_rng_state()},
-        }
-        if self.discriminator is not None:
-            state |= {
-                "discriminator": self.discriminator.state_dict(),
-                "optimizer_d": self.optimizer_d.state_dict(),
-                "scaler_d": self.scaler_d.state_dict(),
-            }
-        return state
+        return trainer_card(self)
 
     def save(self, path: str | Path) -> Path:
         """Write a resumable checkpoint (rank 0 only; other ranks return the path)."""
         path = Path(path)
         if self.is_main:
-            save_checkpoint(path, self.model, self.card(), self.trainer_state())
+            save_checkpoint(path, self.model, self.card(), trainer_state(self))
         return path
 
     def load(self, path: str | Path) -> None:
         """Resume from a checkpoint written by :meth:`save` (or a shipped one: then the optimizers,
         and the discriminator where absent, start fresh, and the step counters continue)."""
-        model, card, raw = load_checkpoint(path, map_location=self.device)
-        if not model.config.same_weights(self.config.model):
-            raise TrainError(
-                f"{path}: its model ({model.config}) is not the one this configuration builds "
-                f"({self.config.model}); resume with the checkpoint's own configuration (or one that differs "
-                f"from it only in latent_dither)"
-            )
-        self.model.load_state_dict(model.state_dict())
-        trainer = raw.get("trainer", {})
-        if trainer and trainer.get("format") != TRAINER_FORMAT:
-            raise TrainError(f"{path}: trainer state format {trainer.get('format')!r} is not {TRAINER_FORMAT}")
-        self.stage = trainer.get("stage", STAGES[0])
-        if "optimizer_g" in raw:
-            self.optimizer_g.load_state_dict(raw["optimizer_g"])
-            _load_scaler(self.scaler_g, raw.get("scaler_g"))
-            self.resume_lr_factor = self.optimizer_g.param_groups[0]["lr"] / self._configured_lr(self.stage)
-        if self.discriminator is not None and "discriminator" in raw:
-            self.discriminator.load_state_dict(raw["discriminator"])
-            if "optimizer_d" in raw:
-                self.optimizer_d.load_state_dict(raw["optimizer_d"])
-                _load_scaler(self.scaler_d, raw.get("scaler_d"))
-        self.steps = {stage: int(trainer.get("steps", {}).get(stage, 0)) for stage in STAGES}
-        self.wall_s = float(trainer.get("wall_s", 0.0))
-        self.windows = list(trainer.get("time_boxed_runs", []))
-        for stage, window in trainer.get("loss_window", {}).items():
-            self.means[stage].load_state_dict(window)
-        if "rng" in raw:
-            torch.set_rng_state(raw["rng"]["torch"].cpu())
-        data_hash = card.training.get("file_list_sha256")
-        if self.dataset is not None and data_hash and data_hash != self.data.sha256:
-            warnings.warn(f"{path} was trained on other images (file list {data_hash[:12]}...) than "
-                          f"{self.dataset.root}; continuing on the new ones", stacklevel=2)
-
-
-def config_of_checkpoint(path: str | Path) -> TrainConfig:
-    """The configuration echoed into a checkpoint (to resume it without its TOML file)."""
-    raw = read_checkpoint(path)
-    if "config_toml" not in raw:
-        raise TrainError(f"{path}: holds no training configuration; pass --config with it")
-    return TrainConfig.from_toml_text(raw["config_toml"], source=f"{path} (echoed config)")
+        restore(self, path)
 
 
 def _check_stages(stages: Sequence[str]) -> None:
@@ -508,9 +417,4 @@ def _check_stages(stages: Sequence[str]) -> None:
     if unknown:
         raise ValueError(f"unknown stage(s) {', '.join(unknown)}; expected some of {', '.join(STAGES)}")
 
-
-def _load_scaler(scaler: torch.amp.GradScaler, state: dict | None) -> None:
-    """Restore a loss scaler; a run saved without fp16 (empty state) leaves it at its initial scale."""
-    if state:
-        scaler.load_state_dict(state)
 

@@ -18,8 +18,9 @@ from models.data import file_list_sha256
 from models.ensemble_lpips import EnsembleLPIPS
 from models.image_io import list_images
 from models.registry import load_model
-from models.train import Trainer, TrainError, config_of_checkpoint
+from models.train import Trainer, TrainError
 from models.train_config import ConfigError, StagesConfig, TrainConfig, example_configs
+from models.trainer_checkpoint import config_of_checkpoint
 from ota.cli import main as ota_main
 
 TINY = tiny_toml()

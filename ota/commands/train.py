@@ -32,8 +32,9 @@ from pathlib import Path
 
 from models.distributed import destroy_process_group
 from models.time_budget import TimeBudget
-from models.train import Trainer, config_of_checkpoint
+from models.train import Trainer
 from models.train_config import PRECISIONS, STAGES, TrainConfig, find_config
+from models.trainer_checkpoint import config_of_checkpoint
 from ota.commands import COMMANDS
 from ota.user_error import UserError
 
