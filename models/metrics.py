@@ -180,23 +180,35 @@ def gabor_bank(period: float, orientations: int = STREAK_ORIENTATIONS) -> torch.
     return torch.stack(filters)[:, None]
 
 
-def oriented_energy(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Orientation coherence and energy of the fine texture of images, band-passed at :data:`STREAK_PERIOD`.
+def orientation_energies(x: torch.Tensor) -> torch.Tensor:
+    """Gabor energy of the fine texture of images per orientation, band-passed at :data:`STREAK_PERIOD`.
 
     Args:
         x: (B, 3, H, W) in [0, 1].
     Returns:
-        ``(coherence, energy)``, each (B, H, W): the Gabor energy of the grey image (:func:`gabor_bank`) per
-        orientation, averaged over a Gaussian window of :data:`STREAK_WINDOW` pixels; its sum over the
-        orientations, and how strongly one orientation dominates (the length of the mean of the energies as
-        vectors at twice their angles over their sum: 1 for parallel lines, 0 for no preferred direction).
+        (B, K, H, W), K = :data:`STREAK_ORIENTATIONS`: the energy of the grey image's quadrature responses
+        (:func:`gabor_bank`; orientation k's stripes run at k * 180/K degrees from the y axis: k = 0 vertical
+        stripes, k = K/2 horizontal ones), averaged over a Gaussian window of :data:`STREAK_WINDOW` pixels.
     """
     weights = torch.tensor(MATLAB_RGB2GRAY, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     grey = (x * weights).sum(dim=1, keepdim=True)
     bank = gabor_bank(STREAK_PERIOD).to(x)
     radius = bank.shape[-1] // 2
     responses = nn.functional.conv2d(nn.functional.pad(grey, (radius,) * 4, mode="reflect"), bank)
-    energy = gaussian_blur(responses[:, 0::2].square() + responses[:, 1::2].square(), STREAK_WINDOW)  # (B, K, H, W)
+    return gaussian_blur(responses[:, 0::2].square() + responses[:, 1::2].square(), STREAK_WINDOW)
+
+
+def oriented_energy(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Orientation coherence and energy of the fine texture of images, band-passed at :data:`STREAK_PERIOD`.
+
+    Args:
+        x: (B, 3, H, W) in [0, 1].
+    Returns:
+        ``(coherence, energy)``, each (B, H, W): of :func:`orientation_energies`, their sum over the
+        orientations, and how strongly one orientation dominates (the length of the mean of the energies as
+        vectors at twice their angles over their sum: 1 for parallel lines, 0 for no preferred direction).
+    """
+    energy = orientation_energies(x)
     angles = 2 * math.pi * torch.arange(STREAK_ORIENTATIONS, dtype=x.dtype, device=x.device) / STREAK_ORIENTATIONS
     cos = (energy * angles.cos().view(1, -1, 1, 1)).sum(dim=1)
     sin = (energy * angles.sin().view(1, -1, 1, 1)).sum(dim=1)

@@ -1,12 +1,13 @@
 """Transpose consistency of a synthesis transform: ``||D(z) - D(z^T)^T||^2``, a training penalty.
 
-TAEF2's decoder, pretrained or fine-tuned, draws a smooth latent as lines that run along its own x axis
-whatever the image: decoding the transpose of generative-cbr48's latent estimate and transposing the
-picture back turns the horizontal streaks of a landscape into vertical ones (and a constant latent is drawn
-as horizontal lines). The streaks are then a fixed orientation bias of the decoder, not a reading of the
-latent. A decoder that commutes with transposition cannot have one: the penalty charges the mean squared
-difference between the picture and the picture of the transposed latent, transposed back (where the
-content is drawn alike, only the decoder's own orientation-bound patterns differ).
+``z^T`` transposes the latent's grid, not what each latent vector says: TAEF2's 32 channels describe the
+texture inside their 8x8 block, orientation included, so the latent of a transposed image is not the
+transposed latent (on training crops a linear map of the channels is needed to bring one near the other,
+and explains three quarters of the difference; ``benchmarks/orientation_bias.py`` measures the rest). A
+decoder that draws ``D(z^T)^T`` as ``D(z)`` must therefore draw its fine texture without the orientation
+the channels give it: the penalty is a regulariser against oriented fine texture (the streaks
+generative-cbr48 draws along the fields of a landscape), not the removal of a bias of the decoder's own,
+as run 10 first assumed (``docs/streaks/README.md``: with the channel map, the streaks follow the latent).
 
 :class:`TransposeConsistency` watches the synthesis transform's input with a forward hook, so the model's
 forward pass is unchanged; after each forward it can decode the transposed input a second time.
