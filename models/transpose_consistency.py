@@ -44,9 +44,8 @@ class TransposeConsistency:
         """
         if self.latent is None:
             raise RuntimeError("TransposeConsistency: the synthesis transform has not run yet")
-        latent, self.latent = self.latent, None  # the second call below must not be captured as the first
-        transposed = self.synthesis(latent.transpose(-1, -2)).transpose(-1, -2)
-        self.latent = None
+        transposed = self.synthesis(self.latent.transpose(-1, -2)).transpose(-1, -2)
+        self.latent = None  # the hook caught this second call's input too; each forward is charged once
         transposed = transposed + (transposed.clamp(0, 1) - transposed).detach()
         if transposed.shape != x_hat.shape:
             raise ValueError(f"TransposeConsistency: the transposed picture has shape {tuple(transposed.shape)}, "
