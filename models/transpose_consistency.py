@@ -2,12 +2,11 @@
 
 ``z^T`` transposes the latent's grid, not what each latent vector says: TAEF2's 32 channels describe the
 texture inside their 8x8 block, orientation included, so the latent of a transposed image is not the
-transposed latent (on training crops a linear map of the channels is needed to bring one near the other,
-and explains three quarters of the difference; ``benchmarks/orientation_bias.py`` measures the rest). A
-decoder that draws ``D(z^T)^T`` as ``D(z)`` must therefore draw its fine texture without the orientation
-the channels give it: the penalty is a regulariser against oriented fine texture (the streaks
-generative-cbr48 draws along the fields of a landscape), not the removal of a bias of the decoder's own,
-as run 10 first assumed (``docs/streaks/README.md``: with the channel map, the streaks follow the latent).
+grid-transposed latent, and even TAEF2's pretrained decoder on a clean latent draws ``D(z^T)^T`` with its
+horizontal and vertical stripes swapped (``benchmarks/orientation_bias.py``). The penalty therefore charges
+both the stripes a decoder draws along its own axes and the orientation its latent asks for: a regulariser
+against oriented fine texture. Run 10 tried it against generative-cbr48's streaks
+(``docs/selection/generative-cbr48-transpose/``): it halved the streak index and cost 0.02 LPIPS or more.
 
 :class:`TransposeConsistency` watches the synthesis transform's input with a forward hook, so the model's
 forward pass is unchanged; after each forward it can decode the transposed input a second time.
