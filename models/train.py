@@ -247,7 +247,8 @@ class Trainer:
 
         Returns:
             this rank's scalars: ``snr_db``, ``psnr_db``, and the losses of the stage
-            (``g_loss``, ``mse``, ``lpips``, ``adv``; ``d_loss``, ``d_real``, ``d_fake``) and ``lr``.
+            (``g_loss``, ``mse``, ``lpips``, ``adv``, ``transpose`` when weighted; ``d_loss``, ``d_real``, ``d_fake``)
+            and ``lr``.
         """
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
