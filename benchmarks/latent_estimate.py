@@ -43,17 +43,28 @@ HIGH_BAND = 0.25
 ENERGY_KEYS = ("clean_energy", "clean_high_band", "estimate_energy", "estimate_high_band")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def estimate_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options of a benchmark on generative models' estimates through AWGN: --data, --models, --snr,
+    --seed, --limit, --out (a benchmark adds its own, then :func:`parse_estimate_args`)."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="folder of images (../shared/datasets/train/bsds500/val)")
     p.add_argument("--models", required=True, help="comma-separated generative models (names or checkpoint paths)")
     p.add_argument("--snr", type=float, default=10.0, help="AWGN SNR [dB] (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the channel noise (default 0)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images (sorted)")
     p.add_argument("--out", required=True, help="output JSON file")
-    args = p.parse_args(argv)
+    return p
+
+
+def parse_estimate_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv`` with ``--models`` split into a list of names."""
+    args = parser.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     return args
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return parse_estimate_args(estimate_parser(__doc__), argv)
 
 
 def high_band_energy(z: torch.Tensor) -> float:

@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from benchmarks.clean_latent import PRETRAINED, crop, decoders, generative_models  # noqa: E402
-from benchmarks.latent_estimate import estimate  # noqa: E402
+from benchmarks.latent_estimate import estimate, estimate_parser, parse_estimate_args  # noqa: E402
 from models.data import ImageFolderCrops  # noqa: E402
 from models.evaluate import package_versions  # noqa: E402
 from models.image_io import list_images, load_image  # noqa: E402
@@ -55,19 +55,11 @@ FIT_CROP = 256
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="folder of images (../shared/datasets/train/bsds500/val)")
-    p.add_argument("--models", required=True, help="comma-separated generative models (names or checkpoint paths)")
-    p.add_argument("--snr", type=float, default=10.0, help="AWGN SNR [dB] (default 10)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the channel noise (default 0)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N images (sorted)")
+    p = estimate_parser(__doc__)
     p.add_argument("--fit-data", default="../shared/datasets/train",
                    help="training images the channel map is fitted on (bsds500/val left out)")
     p.add_argument("--fit-images", type=int, default=16, help="training images (evenly spaced) to fit on (default 16)")
-    p.add_argument("--out", required=True, help="output JSON file")
-    args = p.parse_args(argv)
-    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
-    return args
+    return parse_estimate_args(p, argv)
 
 
 def quantise(picture: torch.Tensor) -> torch.Tensor:
