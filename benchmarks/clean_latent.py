@@ -26,7 +26,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from models.evaluate import package_versions  # noqa: E402
-from models.image_io import list_images, load_image  # noqa: E402
+from models.image_io import list_images, load_image, quantise  # noqa: E402
 from models.jscc import DeepJSCC  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS, METRICS, compute_metrics  # noqa: E402
@@ -89,7 +89,7 @@ def score(paths: list[Path], nets: dict[str, nn.Module]) -> dict[str, list[dict]
             x = crop(load_image(path))
             z = encoder(x)
             for name, net in nets.items():
-                y = (net(z).clamp(0, 1) * 255).round() / 255
+                y = quantise(net(z))
                 values = compute_metrics(x, y, lpips, which=tuple(METRICS))
                 rows[name].append({"name": path.stem, **{k: float(v) for k, v in values.items()}})
                 progress.update()

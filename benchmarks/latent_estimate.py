@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from benchmarks.clean_latent import PRETRAINED, crop, decoders, generative_models  # noqa: E402
 from models.channel import TrainingChannel  # noqa: E402
 from models.evaluate import package_versions  # noqa: E402
-from models.image_io import list_images, load_image  # noqa: E402
+from models.image_io import list_images, load_image, quantise  # noqa: E402
 from models.jscc import DeepJSCC  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS, METRICS, compute_metrics  # noqa: E402
@@ -96,7 +96,7 @@ def measure(paths: list[Path], models: dict[str, DeepJSCC], snr_db: float, seed:
             clean = {"clean_energy": float(z.square().mean()), "clean_high_band": high_band_energy(z)}
             for name, model in models.items():
                 z_hat = estimate(model, x, snr_db, torch.Generator().manual_seed(seed))
-                drawn = (pretrained(z_hat).clamp(0, 1) * 255).round() / 255
+                drawn = quantise(pretrained(z_hat))
                 scores = compute_metrics(x, drawn, lpips, which=tuple(METRICS))
                 values = {**clean, "estimate_energy": float(z_hat.square().mean()),
                           "estimate_high_band": high_band_energy(z_hat), **{k: float(v) for k, v in scores.items()}}

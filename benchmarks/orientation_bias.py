@@ -36,11 +36,11 @@ from benchmarks.clean_latent import PRETRAINED, crop, decoders, generative_model
 from benchmarks.latent_estimate import estimate, estimate_parser, parse_estimate_args  # noqa: E402
 from models.data import ImageFolderCrops  # noqa: E402
 from models.evaluate import package_versions  # noqa: E402
-from models.image_io import list_images, load_image  # noqa: E402
+from models.image_io import list_images, load_image, quantise  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.metrics import STREAK_ORIENTATIONS, orientation_energies, streak_index  # noqa: E402
 from models.progress import Progress  # noqa: E402
-from models.taef2 import load_taef2, taef2_encoder  # noqa: E402
+from models.taef2 import TAEF2_CHANNELS, load_taef2, taef2_encoder  # noqa: E402
 
 VALIDATION = "bsds500/val"
 """The validation split, left out of the fit."""
@@ -62,11 +62,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parse_estimate_args(p, argv)
 
 
-def quantise(picture: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) -> clipped to [0, 1] and rounded to 8 bits, as the pictures are scored everywhere."""
-    return (picture.clamp(0, 1) * 255).round() / 255
-
-
 def map_channels(z: torch.Tensor, channel_map: torch.Tensor) -> torch.Tensor:
     """(B, C, h, w) -> the affine map (C + 1, C) applied to every latent vector of z (last row: the offset)."""
     vectors = z.movedim(1, -1)
@@ -80,8 +75,8 @@ def fit_channel_map(paths: list[Path], encoder: nn.Module) -> tuple[torch.Tensor
     moved, target = [], []
     for path in paths:
         x = crop(load_image(path))[..., :FIT_CROP, :FIT_CROP]
-        moved.append(encoder(x).transpose(-1, -2).movedim(1, -1).reshape(-1, 32))
-        target.append(encoder(x.transpose(-1, -2)).movedim(1, -1).reshape(-1, 32))
+        moved.append(encoder(x).transpose(-1, -2).movedim(1, -1).reshape(-1, TAEF2_CHANNELS))
+        target.append(encoder(x.transpose(-1, -2)).movedim(1, -1).reshape(-1, TAEF2_CHANNELS))
     moved, target = torch.cat(moved).double(), torch.cat(target).double()
     design = torch.cat([moved, torch.ones(len(moved), 1, dtype=moved.dtype)], dim=1)
     channel_map = torch.linalg.lstsq(design, target).solution

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from models.channel import TrainingChannel
-from models.image_io import load_image, save_image
+from models.image_io import load_image, quantise, save_image
 from models.jscc import DeepJSCC
 from models.metrics import LPIPS, METRICS, MS_SSIM_MIN_SIZE, compute_metrics
 from models.patches import merge_patches, patch_grid, split_patches
@@ -161,7 +161,7 @@ def transmit_awgn(
     clock.start("decode_s")
     x_hat = model.decode(s_hat, size=tuple(units.shape[-2:]), noise_var=noise_var, erased=erased)
     clock.stop()
-    return x_hat.clamp(0, 1).mul(255).round().div(255)
+    return quantise(x_hat)
 
 
 def _score_image(

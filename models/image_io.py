@@ -46,6 +46,11 @@ def load_image_uint8(path: str | Path) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
+def quantise(image: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] (any shape) -> clipped and rounded to 8 bits, still float: what a saved PNG holds."""
+    return image.clamp(0, 1).mul(255).round().div(255)
+
+
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) float tensor in [0, 1] -> (H, W, 3) uint8 array (rounded, clipped)."""
     if image.ndim != 3 or image.shape[0] != 3:

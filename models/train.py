@@ -203,13 +203,14 @@ class Trainer:
         if factor is None:
             progress = min(self.steps[stage] / max(total - 1, 1), 1.0)
             factor = optim.final_lr_fraction + (1 - optim.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
-        lr_g = self._configured_lr(stage)
+        lr_g = self.configured_lr(stage)
         for optimizer, lr in ((self.optimizer_g, lr_g), (self.optimizer_d, optim.discriminator_lr)):
             for group in optimizer.param_groups if optimizer is not None else ():
                 group["lr"] = lr * factor
         return lr_g * factor
 
-    def _configured_lr(self, stage: str) -> float:
+    def configured_lr(self, stage: str) -> float:
+        """The learning rate ``[optim]`` gives the encoder + generator in ``stage`` (before any schedule)."""
         return self.config.optim.latent_lr if stage == "latent" else self.config.optim.lr
 
     def _amp_dtype(self) -> torch.dtype | None:

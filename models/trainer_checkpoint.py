@@ -97,7 +97,7 @@ def restore(trainer: Trainer, path: str | Path) -> None:
     if "optimizer_g" in raw:
         trainer.optimizer_g.load_state_dict(raw["optimizer_g"])
         _load_scaler(trainer.scaler_g, raw.get("scaler_g"))
-        trainer.resume_lr_factor = trainer.optimizer_g.param_groups[0]["lr"] / trainer._configured_lr(trainer.stage)
+        trainer.resume_lr_factor = trainer.optimizer_g.param_groups[0]["lr"] / trainer.configured_lr(trainer.stage)
     if trainer.discriminator is not None and "discriminator" in raw:
         trainer.discriminator.load_state_dict(raw["discriminator"])
         if "optimizer_d" in raw:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from models.image_io import quantise
 from ota.baseline.chain import (
     PAPER_CONFIG,
     DigitalConfig,
@@ -49,11 +50,6 @@ class Outcome:
 
     image: torch.Tensor
     record: dict
-
-
-def quantise(image: torch.Tensor) -> torch.Tensor:
-    """(3, H, W) in [0, 1] -> the same rounded to 8 bits (what a saved PNG holds)."""
-    return image.clamp(0, 1).mul(255).round().div(255)
 
 
 def run_jscc(link: Link, image: torch.Tensor, snr_db: float, channel: Channel, seed: np.random.SeedSequence,
