@@ -1,4 +1,4 @@
-"""Evaluation of a deep JSCC model over AWGN: PSNR, MS-SSIM, LPIPS, grid and streak index per SNR.
+"""Evaluation of a deep JSCC model over AWGN: PSNR, MS-SSIM, LPIPS, grid, streak and hatch index per SNR.
 
 Every image is sent at every SNR through :class:`models.channel.TrainingChannel` without erasures
 (one ``torch.Generator`` seeded with ``seed`` per SNR, so every SNR sees the same noise draws, scaled).
@@ -35,7 +35,7 @@ from models.patches import merge_patches, patch_grid, split_patches
 from models.progress import Progress
 
 PATCH_BATCH = 16  # patches sent through the model at once
-METRIC_KEYS = tuple(METRICS.values())  # psnr_db, ms_ssim, lpips, grid_index, streak_index
+METRIC_KEYS = tuple(METRICS.values())  # psnr_db, ms_ssim, lpips, grid_index, streak_index, hatch_index
 
 
 class EvaluationError(ValueError):

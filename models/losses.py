@@ -1,7 +1,7 @@
 """Training losses of the perceptual deep JSCC (CompressAI style: modules returning dicts).
 
 Generator: ``beta_m * MSE + beta_s * (1 - MS-SSIM) + beta_p * LPIPS + beta_g * adversarial + beta_grid * grid
-+ beta_streak * streak``;
++ beta_streak * streak + beta_hatch * hatch``;
 discriminator: the non-saturating (binary cross-entropy) form of the conditional GAN objective
 ``min_G max_D E[log D(x, s)] + E[log(1 - D(x_hat, s))]``, where D sees an image and the symbols ``s``.
 Both take the discriminator's logits (before the sigmoid).
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.ensemble_lpips import EnsembleLPIPS
-from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, grid_index, streak_index
+from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, grid_index, hatch_index, streak_index
 
 PIXEL_SCALE = 255.0  # the MSE term is taken on 0..255 pixel values, see GeneratorLoss
 
@@ -53,10 +53,15 @@ class GeneratorLoss(nn.Module):
     cross-hatch of two directions, which the index does not see, at a cost in LPIPS; it is kept to
     reproduce that run.
 
+    ``hatch`` (when ``beta_hatch > 0``) is the batch mean of :func:`~models.metrics.hatch_index`: fine
+    texture gathered into few directions where the source's is not, streaks and cross-hatch alike (a
+    texture spread over all directions, as noise, is not charged).
+
     Args:
         beta_m, beta_p, beta_g, beta_s: weights of the MSE, LPIPS, adversarial and MS-SSIM terms (>= 0).
         beta_grid: weight of the grid term (>= 0).
         beta_streak: weight of the streak term (>= 0).
+        beta_hatch: weight of the hatch term (>= 0).
         lpips: the LPIPS network (or :class:`~models.ensemble_lpips.EnsembleLPIPS` around one); required
             when ``beta_p > 0``.
     """
@@ -70,17 +75,18 @@ class GeneratorLoss(nn.Module):
         beta_s: float = 0.0,
         beta_grid: float = 0.0,
         beta_streak: float = 0.0,
+        beta_hatch: float = 0.0,
     ) -> None:
         super().__init__()
         weights = {"beta_m": beta_m, "beta_p": beta_p, "beta_g": beta_g, "beta_s": beta_s, "beta_grid": beta_grid,
-                   "beta_streak": beta_streak}
+                   "beta_streak": beta_streak, "beta_hatch": beta_hatch}
         negative = [f"{k}={v}" for k, v in weights.items() if not v >= 0]
         if negative:
             raise ValueError(f"loss weights must be >= 0, got {', '.join(negative)}")
         if beta_p > 0 and lpips is None:
             raise ValueError(f"beta_p={beta_p} needs an LPIPS network (lpips=models.metrics.LPIPS(...))")
         self.beta_m, self.beta_p, self.beta_g, self.beta_s, self.beta_grid = beta_m, beta_p, beta_g, beta_s, beta_grid
-        self.beta_streak = beta_streak
+        self.beta_streak, self.beta_hatch = beta_streak, beta_hatch
         self.lpips = lpips if beta_p > 0 else None
 
     def forward(
@@ -94,7 +100,7 @@ class GeneratorLoss(nn.Module):
             d_fake_logits: D(x_hat, s), any shape (e.g. (B, 1) or a patch map); needed when ``beta_g > 0``.
         Returns:
             scalars: ``loss`` (the weighted sum), ``mse`` [0..255 scale], and ``lpips``, ``adv``,
-            ``ms_ssim``, ``grid``, ``streak`` when weighted.
+            ``ms_ssim``, ``grid``, ``streak``, ``hatch`` when weighted.
         """
         if x.shape != x_hat.shape:
             raise ValueError(f"x and x_hat differ in shape: {tuple(x.shape)} and {tuple(x_hat.shape)}")
@@ -115,6 +121,9 @@ class GeneratorLoss(nn.Module):
         if self.beta_streak > 0:
             out["streak"] = streak_index(x, x_hat).mean()
             loss = loss + self.beta_streak * out["streak"]
+        if self.beta_hatch > 0:
+            out["hatch"] = hatch_index(x, x_hat).mean()
+            loss = loss + self.beta_hatch * out["hatch"]
         if self.beta_g > 0:
             if d_fake_logits is None:
                 raise ValueError(f"beta_g={self.beta_g} needs the discriminator's logits on x_hat (d_fake_logits)")

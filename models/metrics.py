@@ -22,6 +22,9 @@ images) in ``tests/test_metrics.py``:
 - Streak index (:func:`streak_index`, no reference convention): how much of the reconstruction's fine
   texture runs in one direction where the source's does not: the parallel streaks and hatching a
   generative decoder draws along edges and into busy regions.
+- Hatch index (:func:`hatch_index`, no reference convention): how much of the reconstruction's fine
+  texture is gathered into few directions (one: streaks; two: a cross-hatch) where the source's is not;
+  it sees the cross-hatch that the streak index misses.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import lpips as lpips_package
@@ -43,7 +46,7 @@ from models.lpips_backbone import load_alexnet_features, load_squeezenet_feature
 from models.pretrained_weights import load_state_file, load_strict, weights_dir_file
 
 __all__ = ["DISTS", "FID", "LPIPS", "MetricInputError", "compute_metrics", "grid_index", "ms_ssim", "psnr",
-           "streak_index", "METRICS"]
+           "streak_index", "hatch_index", "METRICS"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ STREAK_ORIENTATIONS = 8  # Gabor filter angles over 180 degrees
 STREAK_WINDOW = 4.0  # pixels: Gaussian sigma of the window the orientation energies are averaged over
 STREAK_MIN_SIZE = 32  # pixels a side: the window's reflected border (12 pixels) needs room
 METRICS = {"psnr": "psnr_db", "ms_ssim": "ms_ssim", "lpips": "lpips", "grid": "grid_index",
-           "streak": "streak_index"}  # name -> key in results
+           "streak": "streak_index", "hatch": "hatch_index"}  # name -> key in results
 
 
 class MetricInputError(ValueError):
@@ -238,13 +241,57 @@ def streak_index(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Returns:
         (B,) >= 0.
     """
+    return _texture_excess(x, y, oriented_energy, "streak_index")
+
+
+def direction_concentration(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How few directions hold the fine texture of images, band-passed at :data:`STREAK_PERIOD`.
+
+    Args:
+        x: (B, 3, H, W) in [0, 1].
+    Returns:
+        ``(concentration, energy)``, each (B, H, W): the participation ratio of the
+        :func:`orientation_energies` ``e_k``, ``K sum(e_k^2) / (sum e_k)^2``, mapped from [1, K] to [0, 1]
+        (0: the same energy in every direction, as noise; about 1 for one direction; less, but far above
+        noise, for two, a cross-hatch), and the energy summed over the orientations.
+    """
+    energy = orientation_energies(x)
+    total = energy.sum(dim=1)
+    ratio = STREAK_ORIENTATIONS * energy.square().sum(dim=1) / total.square().clamp_min(1e-20)
+    return (ratio - 1) / (STREAK_ORIENTATIONS - 1), total
+
+
+def hatch_index(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """How much of reconstruction ``y``'s fine texture is gathered into few directions where source ``x``'s is not.
+
+    ``sum(E_y * relu(A_y - A_x)) / sum(E_x)`` over the pixels, with ``A`` and ``E`` the direction
+    concentration and energy of the texture of period about :data:`STREAK_PERIOD` pixels
+    (:func:`direction_concentration`). Like :func:`streak_index`, but the concentration is not the
+    coherence of one direction: a cross-hatch of two directions, which the streak index scores as no
+    direction at all, scores here as much as parallel streaks; blur, noise and the source itself (0) do not.
+
+    Args:
+        x, y: (B, 3, H, W) in [0, 1], at least :data:`STREAK_MIN_SIZE` pixels a side.
+    Returns:
+        (B,) >= 0.
+    """
+    return _texture_excess(x, y, direction_concentration, "hatch_index")
+
+
+def _texture_excess(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    measure: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    name: str,
+) -> torch.Tensor:
+    """``sum(E_y * relu(A_y - A_x)) / sum(E_x)`` per image for ``measure(image) = (A, E)``, each (B, H, W)."""
     check_pair(x, y)
     if min(x.shape[-2:]) < STREAK_MIN_SIZE:
-        raise MetricInputError(f"streak_index needs images of at least {STREAK_MIN_SIZE} pixels a side, "
+        raise MetricInputError(f"{name} needs images of at least {STREAK_MIN_SIZE} pixels a side, "
                                f"got shape {tuple(x.shape)}")
-    coherence_x, energy_x = oriented_energy(x)
-    coherence_y, energy_y = oriented_energy(y)
-    excess = energy_y * (coherence_y - coherence_x).clamp_min(0)
+    measure_x, energy_x = measure(x)
+    measure_y, energy_y = measure(y)
+    excess = energy_y * (measure_y - measure_x).clamp_min(0)
     return excess.sum(dim=(1, 2)) / energy_x.sum(dim=(1, 2)).clamp_min(1e-12)
 
 
@@ -322,11 +369,11 @@ def compute_metrics(
         x, y: (B, 3, H, W) in [0, 1].
         lpips_module: the LPIPS network to use; built with the default weights when needed and not given
             (pass one to avoid loading it at every call).
-        which: names among ``METRICS`` (psnr, ms_ssim, lpips, grid, streak).
+        which: names among ``METRICS`` (psnr, ms_ssim, lpips, grid, streak, hatch).
     Returns:
-        ``{"psnr_db": (B,), "ms_ssim": (B,), "lpips": (B,), "grid_index": (B,), "streak_index": (B,)}`` (the keys
-        of the metrics asked for), on the CPU; ``grid_index`` is the reconstruction's :func:`grid_index` minus
-        the reference's.
+        ``{"psnr_db": (B,), "ms_ssim": (B,), "lpips": (B,), "grid_index": (B,), "streak_index": (B,),
+        "hatch_index": (B,)}`` (the keys of the metrics asked for), on the CPU; ``grid_index`` is the
+        reconstruction's :func:`grid_index` minus the reference's.
     """
     unknown = [name for name in which if name not in METRICS]
     if unknown:
@@ -345,4 +392,6 @@ def compute_metrics(
             out["grid_index"] = (grid_index(y) - grid_index(x)).cpu()
         if "streak" in which:
             out["streak_index"] = streak_index(x, y).cpu()
+        if "hatch" in which:
+            out["hatch_index"] = hatch_index(x, y).cpu()
     return out

@@ -133,10 +133,10 @@ class Trainer:
             lpips = EnsembleLPIPS(lpips)
         loss = config.loss
         self.pretrain_loss = GeneratorLoss(loss.beta_m, loss.beta_p, 0.0, lpips, loss.beta_s, loss.beta_grid,
-                                           loss.beta_streak).to(self.device)
+                                           loss.beta_streak, loss.beta_hatch).to(self.device)
         self.adversarial_loss = (
             GeneratorLoss(loss.beta_m, loss.beta_p, loss.beta_g, lpips, loss.beta_s, loss.beta_grid,
-                          loss.beta_streak).to(self.device)
+                          loss.beta_streak, loss.beta_hatch).to(self.device)
             if self.discriminator
             else None
         )

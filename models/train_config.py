@@ -115,7 +115,7 @@ class OptimConfig:
 class LossConfig:
     """``[loss]``: weights of the generator loss
     ``beta_m*MSE + beta_s*(1 - MS-SSIM) + beta_p*LPIPS + beta_g*adversarial + beta_grid*grid
-    + beta_streak*streak`` (:class:`models.losses.GeneratorLoss`), plus for generative models
+    + beta_streak*streak + beta_hatch*hatch`` (:class:`models.losses.GeneratorLoss`), plus for generative models
     ``beta_transpose*||D(z) - D(z^T)^T||^2`` (:mod:`models.transpose_consistency`).
 
     ``beta_p = 0`` does not load the LPIPS network; ``beta_g = 0`` builds no discriminator (then the
@@ -131,11 +131,13 @@ class LossConfig:
     beta_s: float = 0.0
     beta_grid: float = 0.0
     beta_streak: float = 0.0
+    beta_hatch: float = 0.0
     beta_transpose: float = 0.0
     lpips_ensemble: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("beta_m", "beta_p", "beta_g", "beta_s", "beta_grid", "beta_streak", "beta_transpose"):
+        for name in ("beta_m", "beta_p", "beta_g", "beta_s", "beta_grid", "beta_streak", "beta_hatch",
+                     "beta_transpose"):
             value = getattr(self, name)
             _require(math.isfinite(value) and value >= 0, f"loss.{name} must be a finite number >= 0, got {value}")
         _require(self.beta_m + self.beta_p + self.beta_s > 0,
@@ -264,9 +266,11 @@ class TrainConfig:
         _require(self.loss.beta_grid == 0 or self.data.crop > 2 * GRID_PERIOD,
                  f"loss.beta_grid = {self.loss.beta_grid} scores the grid index over {GRID_PERIOD}-pixel phases, which "
                  f"needs crops larger than {2 * GRID_PERIOD} pixels; data.crop is {self.data.crop}")
-        _require(self.loss.beta_streak == 0 or self.data.crop >= STREAK_MIN_SIZE,
-                 f"loss.beta_streak = {self.loss.beta_streak} scores local orientation in windows that need crops of "
-                 f"at least {STREAK_MIN_SIZE} pixels; data.crop is {self.data.crop}")
+        for name in ("beta_streak", "beta_hatch"):
+            weight = getattr(self.loss, name)
+            _require(weight == 0 or self.data.crop >= STREAK_MIN_SIZE,
+                     f"loss.{name} = {weight} scores local orientation in windows that need crops of "
+                     f"at least {STREAK_MIN_SIZE} pixels; data.crop is {self.data.crop}")
         _require(self.loss.beta_s == 0 or self.data.crop >= MS_SSIM_MIN_SIZE,
                  f"loss.beta_s = {self.loss.beta_s} scores MS-SSIM at five scales, which needs crops of at least "
                  f"{MS_SSIM_MIN_SIZE} pixels; data.crop = {self.data.crop} (use 176 or more)")

@@ -30,6 +30,7 @@ LOG_COLUMNS = (
     "ms_ssim",  # batch MS-SSIM (RGB) when loss.beta_s > 0
     "grid",  # batch grid index above the source's when loss.beta_grid > 0
     "streak",  # batch streak index when loss.beta_streak > 0
+    "hatch",  # batch hatch index when loss.beta_hatch > 0
     "transpose",  # mean (x_hat - D(z^T)^T)^2 when loss.beta_transpose > 0
     "lr",  # learning rate of the encoder + generator at this step
 )
