@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from models.losses import DiscriminatorLoss, GeneratorLoss
-from models.metrics import LPIPS, grid_index, ms_ssim, streak_index
+from models.metrics import LPIPS, grid_index, hatch_index, ms_ssim, streak_index
 
 
 def softplus(v: float) -> float:
@@ -148,6 +148,22 @@ def test_streak_term_charges_parallel_lines_over_texture_and_its_gradient_remove
     out["loss"].backward()
     step = (x_hat - 0.02 * x_hat.grad / x_hat.grad.abs().max()).detach()
     assert loss(x, step)["streak"] < out["streak"]  # the gradient points away from the lines
+
+
+def test_hatch_term_charges_a_cross_hatch_over_texture_and_its_gradient_removes_it() -> None:
+    g = torch.Generator().manual_seed(2)
+    x = F.avg_pool2d(torch.rand(2, 3, 68, 68, generator=g), 5, stride=1)  # texture of no direction, (2, 3, 64, 64)
+    wave = torch.sin(2 * math.pi * torch.arange(64) / 3.0)
+    hatch = 0.05 * (wave[None, :] + wave[:, None])  # vertical and horizontal lines, 3 pixels apart
+    loss = GeneratorLoss(beta_m=0.0, beta_p=0.0, beta_g=0.0, beta_s=0.0, beta_hatch=1.0)
+    assert loss(x, x)["hatch"].item() == 0.0
+    x_hat = (x + hatch).clamp(0, 1).requires_grad_(True)
+    out = loss(x, x_hat)
+    assert set(out) == {"loss", "mse", "hatch"}
+    assert out["hatch"].item() == pytest.approx(hatch_index(x, x_hat).mean().item()) and out["hatch"].item() > 0.05
+    out["loss"].backward()
+    step = (x_hat - 0.02 * x_hat.grad / x_hat.grad.abs().max()).detach()
+    assert loss(x, step)["hatch"] < out["hatch"]  # the gradient points away from the hatch
 
 
 def test_grid_term_refuses_crops_too_small() -> None:

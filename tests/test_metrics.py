@@ -25,6 +25,7 @@ from models.metrics import (
     compute_metrics,
     gaussian_blur,
     grid_index,
+    hatch_index,
     ms_ssim,
     psnr,
     streak_index,
@@ -309,6 +310,20 @@ def test_streak_index_charges_parallel_streaks_not_blur_noise_or_the_source_itse
         assert (streak_index(photos, streaked) > floor).all(), amplitude
     assert torch.equal(compute_metrics(photos, streaked, which=("streak",))["streak_index"],
                        streak_index(photos, streaked))
+
+
+def test_hatch_index_charges_streaks_and_a_cross_hatch_not_blur_noise_or_the_source_itself(kodak_dir: Path) -> None:
+    photos = torch.stack([load_image(kodak_dir / f"kodim{k:02d}.png") for k in (5, 14, 23)])  # 512x768 each
+    assert torch.equal(hatch_index(photos, photos), torch.zeros(3))
+    noisy = (photos + 0.03 * torch.randn(photos.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    assert (hatch_index(photos, gaussian_blur(photos, 2.0)) < 0.001).all()
+    assert (hatch_index(photos, noisy) < 0.001).all()
+    streaked = (photos + 0.03 * streaks(512, 768, 3.0, 30.0)).clamp(0, 1)  # faint streaks 3 pixels apart
+    assert (hatch_index(photos, streaked) > 0.005).all()
+    hatched = (photos + 0.06 * (streaks(512, 768, 3.0, 30.0) + streaks(512, 768, 3.0, 120.0))).clamp(0, 1)
+    assert (hatch_index(photos, hatched) > 0.02).all()
+    assert (streak_index(photos, hatched) < hatch_index(photos, hatched) / 4).all()  # what the streak index misses
+    assert torch.equal(compute_metrics(photos, hatched, which=("hatch",))["hatch_index"], hatch_index(photos, hatched))
 
 
 def test_streak_index_refuses_images_too_small_for_its_window() -> None:
