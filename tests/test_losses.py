@@ -135,35 +135,25 @@ def test_grid_term_charges_a_mesh_the_source_does_not_have_and_its_gradient_remo
     assert loss(x, step)["grid"] < out["grid"]  # the gradient points away from the mesh
 
 
-def test_streak_term_charges_parallel_lines_over_texture_and_its_gradient_removes_them() -> None:
-    g = torch.Generator().manual_seed(2)
-    x = F.avg_pool2d(torch.rand(2, 3, 68, 68, generator=g), 5, stride=1)  # texture of no direction, (2, 3, 64, 64)
-    lines = 0.05 * torch.sin(2 * math.pi * torch.arange(64) / 3.0)[None, :].expand(64, 64)  # vertical, 3 pixels apart
-    loss = GeneratorLoss(beta_m=0.0, beta_p=0.0, beta_g=0.0, beta_s=0.0, beta_streak=1.0)
-    assert loss(x, x)["streak"].item() == 0.0
-    x_hat = (x + lines).clamp(0, 1).requires_grad_(True)
-    out = loss(x, x_hat)
-    assert set(out) == {"loss", "mse", "streak"}
-    assert out["streak"].item() == pytest.approx(streak_index(x, x_hat).mean().item()) and out["streak"].item() > 0.05
-    out["loss"].backward()
-    step = (x_hat - 0.02 * x_hat.grad / x_hat.grad.abs().max()).detach()
-    assert loss(x, step)["streak"] < out["streak"]  # the gradient points away from the lines
+WAVE = torch.sin(2 * math.pi * torch.arange(64) / 3.0)  # (64,): 3 pixels a period
 
 
-def test_hatch_term_charges_a_cross_hatch_over_texture_and_its_gradient_removes_it() -> None:
+@pytest.mark.parametrize(("term", "index", "pattern"), [
+    ("streak", streak_index, 0.05 * WAVE[None, :].expand(64, 64)),  # parallel vertical lines
+    ("hatch", hatch_index, 0.05 * (WAVE[None, :] + WAVE[:, None])),  # vertical and horizontal lines: a cross-hatch
+])
+def test_texture_terms_charge_their_pattern_over_texture_and_their_gradients_remove_it(term, index, pattern) -> None:
     g = torch.Generator().manual_seed(2)
     x = F.avg_pool2d(torch.rand(2, 3, 68, 68, generator=g), 5, stride=1)  # texture of no direction, (2, 3, 64, 64)
-    wave = torch.sin(2 * math.pi * torch.arange(64) / 3.0)
-    hatch = 0.05 * (wave[None, :] + wave[:, None])  # vertical and horizontal lines, 3 pixels apart
-    loss = GeneratorLoss(beta_m=0.0, beta_p=0.0, beta_g=0.0, beta_s=0.0, beta_hatch=1.0)
-    assert loss(x, x)["hatch"].item() == 0.0
-    x_hat = (x + hatch).clamp(0, 1).requires_grad_(True)
+    loss = GeneratorLoss(beta_m=0.0, beta_p=0.0, beta_g=0.0, beta_s=0.0, **{f"beta_{term}": 1.0})
+    assert loss(x, x)[term].item() == 0.0
+    x_hat = (x + pattern).clamp(0, 1).requires_grad_(True)
     out = loss(x, x_hat)
-    assert set(out) == {"loss", "mse", "hatch"}
-    assert out["hatch"].item() == pytest.approx(hatch_index(x, x_hat).mean().item()) and out["hatch"].item() > 0.05
+    assert set(out) == {"loss", "mse", term}
+    assert out[term].item() == pytest.approx(index(x, x_hat).mean().item()) and out[term].item() > 0.05
     out["loss"].backward()
     step = (x_hat - 0.02 * x_hat.grad / x_hat.grad.abs().max()).detach()
-    assert loss(x, step)["hatch"] < out["hatch"]  # the gradient points away from the hatch
+    assert loss(x, step)[term] < out[term]  # the gradient points away from the pattern
 
 
 def test_grid_term_refuses_crops_too_small() -> None:
