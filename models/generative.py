@@ -9,7 +9,8 @@ interfaces of :class:`models.encoder.Encoder` and :class:`models.generator.Gener
   :class:`EncoderHead` (z -> C real channels at 1/16: C/2 complex symbols per 16x16 block, CBR C/1536).
 - :class:`GenerativeGenerator` = :class:`GeneratorHead` (received symbols, erasure mask and per-symbol SNR
   map at 1/16 -> an estimate of z at 1/8), optionally high-pass noise on that estimate
-  (:mod:`models.latent_dither`), then the TAEF2 decoder (synthesis, z -> image).
+  (:mod:`models.latent_dither`), then the TAEF2 decoder (synthesis, z -> image), optionally followed by a
+  filter that removes what repeats on the latent's 8-pixel grid (:mod:`models.lattice_filter`).
 
 Both heads are SNR-adaptive (:class:`~models.snr_attention.SNRAttention` after each stage). The generator
 head upsamples by nearest neighbour and a 3x3 convolution (as TAEF2's own decoder does), not by a
@@ -26,6 +27,7 @@ from torch import nn
 from models.encoder import init_conv_weights
 from models.generator import ResidualBlock
 from models.latent_dither import LatentDither
+from models.lattice_filter import LatticeFilter
 from models.snr_attention import SNRAttention, normalise_snr
 from models.taef2 import TAEF2_CHANNELS, load_taef2, taef2_decoder, taef2_encoder
 
@@ -158,26 +160,28 @@ class GenerativeEncoder(nn.Module):
 
 
 class GenerativeGenerator(nn.Module):
-    """f_g = synthesis(dither(head(...))): received latent at 1/16 -> (B, 3, 16h, 16w) image in [0, 1].
+    """f_g = lattice(synthesis(dither(head(...)))): received latent at 1/16 -> (B, 3, 16h, 16w) image in [0, 1].
 
     ``latent_dither`` is the std of the high-pass noise added to the head's latent estimate
-    (:class:`~models.latent_dither.LatentDither`; 0: none). The output is clipped to [0, 1] with a
-    straight-through gradient, as :class:`models.generator.Generator`'s.
+    (:class:`~models.latent_dither.LatentDither`; 0: none); ``lattice_taps`` > 0 passes the picture through a
+    :class:`~models.lattice_filter.LatticeFilter` of that many taps (0: none). The output is clipped to [0, 1]
+    with a straight-through gradient, as :class:`models.generator.Generator`'s.
     """
 
     def __init__(
         self, latent_channels: int, width: int, n_blocks: int, snr_adaptive: bool = True,
-        snr_range: tuple[float, float] = (0.0, 20.0), latent_dither: float = 0.0,
+        snr_range: tuple[float, float] = (0.0, 20.0), latent_dither: float = 0.0, lattice_taps: int = 0,
     ) -> None:
         super().__init__()
         self.head = GeneratorHead(latent_channels, width, n_blocks, snr_adaptive, snr_range)
         self.dither = LatentDither(TAEF2_CHANNELS, latent_dither)
         self.synthesis = taef2_decoder()
+        self.lattice = LatticeFilter(lattice_taps) if lattice_taps else nn.Identity()
 
     def forward(
         self, y_hat: torch.Tensor, erased: torch.Tensor, noise_var: torch.Tensor, snr_db: torch.Tensor
     ) -> torch.Tensor:
-        image = self.synthesis(self.dither(self.head(y_hat, erased, noise_var, snr_db)))
+        image = self.lattice(self.synthesis(self.dither(self.head(y_hat, erased, noise_var, snr_db))))
         return image + (image.clamp(0, 1) - image).detach()
 
 

@@ -59,6 +59,9 @@ class ModelConfig:
         latent_dither: generative only: std of the high-pass noise added to the generator head's latent
             estimate before the TAEF2 decoder (:mod:`models.latent_dither`); 0 (default): none. It has no
             weights, so checkpoints that differ only in it hold the same tensors.
+        lattice_taps: generative only: the decoder's picture passes through a
+            :class:`~models.lattice_filter.LatticeFilter` of that many taps, which removes what repeats on
+            the latent's 8-pixel grid; 0 (default): none. No weights either.
     """
 
     channels: int = 32
@@ -69,13 +72,14 @@ class ModelConfig:
     disc_width: int = 64
     architecture: str = "cnn"
     latent_dither: float = 0.0
+    lattice_taps: int = 0
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ModelConfigError(
                 f"ModelConfig.architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}"
             )
-        for name in ("channels", "width", "n_res_blocks", "disc_width"):
+        for name in ("channels", "width", "n_res_blocks", "disc_width", "lattice_taps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ModelConfigError(f"ModelConfig.{name} must be an integer, got {value!r}")
@@ -85,6 +89,11 @@ class ModelConfig:
             raise ModelConfigError(f"ModelConfig.width must be an even integer >= 8, got {self.width}")
         if self.n_res_blocks < 0:
             raise ModelConfigError(f"ModelConfig.n_res_blocks must be >= 0, got {self.n_res_blocks}")
+        if self.lattice_taps < 0:
+            raise ModelConfigError(f"ModelConfig.lattice_taps must be >= 0 (0: no filter), got {self.lattice_taps}")
+        if self.lattice_taps and self.architecture != "generative":
+            raise ModelConfigError(f"ModelConfig.lattice_taps = {self.lattice_taps} filters the TAEF2 decoder's "
+                                   f"picture and needs architecture = 'generative', not {self.architecture!r}")
         if self.disc_width < 1:
             raise ModelConfigError(f"ModelConfig.disc_width must be >= 1, got {self.disc_width}")
         if not isinstance(self.snr_adaptive, bool):
@@ -110,8 +119,9 @@ class ModelConfig:
         object.__setattr__(self, "latent_dither", float(dither))
 
     def same_weights(self, other: ModelConfig) -> bool:
-        """Whether ``other`` builds the same tensors: equal but for ``latent_dither``, which has no weights."""
-        return replace(self, latent_dither=other.latent_dither) == other
+        """Whether ``other`` builds the same tensors: equal but for ``latent_dither`` and ``lattice_taps``,
+        which have no weights."""
+        return replace(self, latent_dither=other.latent_dither, lattice_taps=other.lattice_taps) == other
 
     @property
     def cbr(self) -> float:
@@ -206,7 +216,7 @@ class DeepJSCC(nn.Module):
         if c.architecture == "generative":
             self.encoder = GenerativeEncoder(c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range)
             self.generator = GenerativeGenerator(
-                c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range, c.latent_dither
+                c.channels, c.width, c.n_res_blocks, c.snr_adaptive, c.snr_range, c.latent_dither, c.lattice_taps
             )
         else:
             self.encoder = Encoder(c.channels, c.width, c.snr_adaptive, c.snr_range)

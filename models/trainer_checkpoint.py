@@ -87,7 +87,7 @@ def restore(trainer: Trainer, path: str | Path) -> None:
         raise TrainError(
             f"{path}: its model ({model.config}) is not the one this configuration builds "
             f"({trainer.config.model}); resume with the checkpoint's own configuration (or one that differs "
-            f"from it only in latent_dither)"
+            f"from it only in latent_dither or lattice_taps)"
         )
     trainer.model.load_state_dict(model.state_dict())
     saved = raw.get("trainer", {})
