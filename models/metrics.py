@@ -269,6 +269,9 @@ def hatch_index(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     (:func:`direction_concentration`). Like :func:`streak_index`, but the concentration is not the
     coherence of one direction: a cross-hatch of two directions, which the streak index scores as no
     direction at all, scores here as much as parallel streaks; blur, noise and the source itself (0) do not.
+    A lattice of dots, texture in four directions, escapes it: a decoder trained against it (with latent
+    dither, run 11 of generative-cbr48, ``docs/streaks/README.md``) drew one on the latent's 8-pixel grid,
+    which :func:`models.lattice_filter.lattice_energy_share` measures.
 
     Args:
         x, y: (B, 3, H, W) in [0, 1], at least :data:`STREAK_MIN_SIZE` pixels a side.
