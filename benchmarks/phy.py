@@ -61,6 +61,7 @@ from benchmarks.link_measurements import (  # noqa: E402
     run_link,
     snr_at_ber,
 )
+from models.png_file import write_png  # noqa: E402
 from models.progress import Progress  # noqa: E402
 from phy.channel import ChannelEmulator  # noqa: E402
 from phy.frame_config import FrameConfig  # noqa: E402
@@ -223,7 +224,7 @@ def plot(result: dict, folder: Path) -> None:
         ax.set_aspect("equal", adjustable="datalim")
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    fig.savefig(folder / "constellation.png", dpi=110)
+    write_png(fig, folder / "constellation.png", 110)
     plt.close(fig)
 
     p = result["papr"]
@@ -236,7 +237,7 @@ def plot(result: dict, folder: Path) -> None:
     ax.set_title(f"PAPR CCDF per OFDM symbol (burst PAPR {p['burst_papr_db']:.1f} dB)")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(folder / "papr_ccdf.png", dpi=110)
+    write_png(fig, folder / "papr_ccdf.png", 110)
     plt.close(fig)
 
     b = result["qpsk_ber"]
@@ -250,7 +251,7 @@ def plot(result: dict, folder: Path) -> None:
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(folder / "ber.png", dpi=110)
+    write_png(fig, folder / "ber.png", 110)
     plt.close(fig)
 
 

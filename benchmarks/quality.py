@@ -32,7 +32,6 @@ Writes into OUT:
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
@@ -44,7 +43,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image  # noqa: E402
 
 if __name__ == "__main__" and not __package__:  # run as a file: its folder would shadow the models package
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -54,6 +52,7 @@ from models.evaluate import package_versions, transmit_awgn  # noqa: E402
 from models.image_io import list_images, load_image  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, compute_metrics, psnr  # noqa: E402
+from models.png_file import write_png  # noqa: E402
 from models.progress import Progress  # noqa: E402
 from models.registry import available_models, load_model  # noqa: E402
 
@@ -149,7 +148,7 @@ def plot_metric(results: dict, snrs: list[float], metric: str, path: Path) -> Pa
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    write_png(fig, path, 130)
     plt.close(fig)
     return path
 
@@ -182,17 +181,9 @@ def plot_side_by_side(models: dict, images: dict[str, torch.Tensor], args: argpa
                 ax.axis("off")
     fig.suptitle(f"AWGN {args.figure_snr:g} dB, CBR 1/48")
     fig.tight_layout()
-    save_rgb_png(fig, path, SIDE_BY_SIDE_DPI)
+    write_png(fig, path, SIDE_BY_SIDE_DPI)
     plt.close(fig)
     return path
-
-
-def save_rgb_png(fig: plt.Figure, path: Path, dpi: int) -> None:
-    """Save ``fig`` as an optimised RGB PNG: photographs in an RGBA PNG take a third more bytes, and this
-    figure is the largest file of the repository, which must stay under 40 MB."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    Image.open(buffer).convert("RGB").save(path, optimize=True)
 
 
 def markdown_tables(results: dict, snrs: list[float], n_images: int, args: argparse.Namespace) -> str:
