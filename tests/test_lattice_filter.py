@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from models.checkpoint import ModelCard, save_checkpoint
 from models.image_io import load_image
 from models.jscc import DeepJSCC, ModelConfig, ModelConfigError
 from models.lattice_filter import LatticeFilter, lattice_energy_share
 from models.metrics import psnr
+from models.registry import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # benchmarks/ itself would shadow the phy package with benchmarks/phy.py
@@ -85,12 +87,20 @@ def test_a_filtered_model_decodes_its_plain_twin_filtered() -> None:
 
 
 def test_the_benchmark_reports_the_lattice_and_what_its_removal_does(kodak_crops, tmp_path: Path, capsys) -> None:
+    """The shipped model filters in itself; its decoder, without the filter (a twin file), still draws the lattice."""
     photos = kodak_crops(("kodim05",), (200, 150, 392, 342))
+    model, card = load_model("generative-cbr48")
+    assert model.config.lattice_taps > 0
+    plain = DeepJSCC(replace(model.config, lattice_taps=0))
+    plain.load_state_dict(model.state_dict())
+    twin = save_checkpoint(tmp_path / "unfiltered.pt", plain, ModelCard.for_model("unfiltered", plain))
     out = tmp_path / "lattice.json"
-    assert main(["--data", str(photos), "--models", "generative-cbr48", "--out", str(out)]) == 0
-    shipped = json.loads(out.read_text())["models"]["generative-cbr48"]
-    assert shipped["source_lattice_share"] < 0.01 < shipped["decoded"]["lattice_share"]
-    assert shipped["filtered"]["lattice_share"] < 0.01
+    assert main(["--data", str(photos), "--models", f"generative-cbr48,{twin}", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())["models"]
+    shipped, unfiltered = report["generative-cbr48"], report[str(twin)]
+    assert unfiltered["source_lattice_share"] < 0.01 < unfiltered["decoded"]["lattice_share"]
+    assert unfiltered["filtered"]["lattice_share"] < 0.01
+    assert shipped["decoded"]["lattice_share"] < 0.01
     assert set(shipped["filtered"]) == {"lattice_share", "psnr_db", "ms_ssim", "lpips_alex", "lpips_squeeze"}
     assert "generative-cbr48: lattice share" in capsys.readouterr().out
     assert main(["--data", str(tmp_path / "nowhere"), "--models", "generative-cbr48", "--out", str(out)]) == 2
