@@ -30,14 +30,17 @@ def photos(kodak_crops) -> Path:
     return kodak_crops(("kodim05", "kodim14"), (200, 150, 392, 326))
 
 
-def test_the_shipped_estimate_is_poorer_in_the_high_band_than_the_clean_latent(photos: Path, tmp_path: Path,
-                                                                               capsys) -> None:
+def test_the_benchmark_compares_the_shipped_estimate_with_the_clean_latent_by_band(photos: Path, tmp_path: Path,
+                                                                                   capsys) -> None:
+    """Run 4's estimate kept a fifth of the clean latent's high band; run 15's, trained with latent dither, keeps
+    more than all of it: the test checks the report, not which side of the clean latent a model falls on."""
     out = tmp_path / "estimate.json"
     assert main(["--data", str(photos), "--models", "generative-cbr48", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     latent = report["models"]["generative-cbr48"]["latent"]
     assert report["images"] == 2 and report["snr_db"] == 10.0
-    assert 0 < latent["estimate_high_band"] < latent["clean_high_band"] < latent["clean_energy"]
+    assert latent["estimate_high_band"] > 0 and 0 < latent["clean_high_band"] < latent["clean_energy"]
+    assert latent["high_band_kept"] != pytest.approx(1.0, abs=0.01)  # an estimate, not the clean latent
     assert latent["high_band_kept"] == pytest.approx(latent["estimate_high_band"] / latent["clean_high_band"])
     drawn = report["models"]["generative-cbr48"]["pretrained_decoder_on_estimate"]
     assert 10 < drawn["psnr_db"] < 30 and 0 < drawn["lpips"] < 1
