@@ -89,7 +89,7 @@ def test_a_filtered_model_decodes_its_plain_twin_filtered() -> None:
 def test_the_benchmark_reports_the_lattice_and_what_its_removal_does(kodak_crops, tmp_path: Path, capsys) -> None:
     """The shipped model filters in itself; its decoder, without the filter (a twin file), still draws the lattice."""
     photos = kodak_crops(("kodim05",), (200, 150, 392, 342))
-    model, card = load_model("generative-cbr48")
+    model, _ = load_model("generative-cbr48")
     assert model.config.lattice_taps > 0
     plain = DeepJSCC(replace(model.config, lattice_taps=0))
     plain.load_state_dict(model.state_dict())
