@@ -47,7 +47,6 @@ from ota.baseline.chain import (  # noqa: E402
     CONFIGURATIONS,
     PAPER_CONFIG,
     DigitalScheme,
-    awgn,
     block_error_rate,
     psnr_score,
     threshold_db,
@@ -56,6 +55,7 @@ from ota.baseline.hevc import QualityLadder  # noqa: E402
 from ota.baseline.ldpc import LdpcCode  # noqa: E402
 from ota.baseline.qam import Qam  # noqa: E402
 from ota.sweep import versions as sweep_versions  # noqa: E402
+from phy.channel import awgn  # noqa: E402
 
 SYNTHETIC_SIZE = (512, 768)
 THROUGHPUT_CODES = {  # name -> (n_info, n_coded, modulation, Es/N0 [dB] where it decodes)

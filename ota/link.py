@@ -19,12 +19,11 @@ import torch
 from models.checkpoint import ModelCard
 from models.jscc import DeepJSCC
 from models.registry import MODEL_IDS, load_model
-from phy.frame_config import FrameConfig
 from phy.header import PayloadKind
+from phy.link_config import LinkConfig
 from phy.numerology import Numerology
 from phy.reassembly import Reassembled, reassemble
 from phy.receiver import Receiver
-from phy.receiver_config import ReceiverConfig
 from phy.rx_frame import RxFrame
 from phy.symbol_interleaver import deinterleave, interleave
 from phy.transmitter import Transmitter, TxBurst
@@ -75,45 +74,36 @@ class Link:
         model: the JSCC model (moved to ``device`` and put in eval mode here).
         card: its model card.
         name: the registered name or path it was loaded from (sets the header's model id).
-        numerology, frame_config, receiver_config: the physical layer's configuration.
+        config: the physical layer's configuration (numerology, framing, receiver).
         device: torch device for the encoder and generator.
+
+    Attributes:
+        config: the configuration in effect (what results echo): the receiver's midamble interval is the
+            framing's, since the receiver cannot read it off the air.
     """
 
-    def __init__(
-        self,
-        model: DeepJSCC,
-        card: ModelCard,
-        name: str,
-        numerology: Numerology,
-        frame_config: FrameConfig,
-        receiver_config: ReceiverConfig,
-        device: torch.device,
-    ) -> None:
+    def __init__(self, model: DeepJSCC, card: ModelCard, name: str, config: LinkConfig,
+                 device: torch.device) -> None:
         self.model = model.to(device).eval()
         self.card = card
         self.name = name
         self.device = device
-        self.numerology = numerology
-        self.transmitter = Transmitter(numerology, frame_config)
-        # the receiver cannot read the midamble interval off the air: it follows the transmitter's framing
-        self.receiver = Receiver(numerology, replace(receiver_config, midamble_interval=frame_config.midamble_interval))
+        self.config = replace(config, receiver=replace(config.receiver,
+                                                       midamble_interval=config.frame.midamble_interval))
+        self.transmitter = Transmitter(self.config.numerology, self.config.frame)
+        self.receiver = Receiver(self.config.numerology, self.config.receiver)
 
     @classmethod
-    def load(
-        cls,
-        model: str,
-        numerology: Numerology | None = None,
-        frame_config: FrameConfig | None = None,
-        receiver_config: ReceiverConfig | None = None,
-        device: str = "auto",
-    ) -> Link:
-        """Load a model by registered name or checkpoint path and build the link around it."""
+    def load(cls, model: str, config: LinkConfig | None = None, device: str = "auto") -> Link:
+        """Load a model by registered name or checkpoint path and build the link around it (the one place
+        a link is built: every command and the sweep come here with a :class:`LinkConfig`)."""
         dev = resolve_device(device)
         net, card = load_model(model, device=dev)
-        return cls(
-            net, card, model, numerology or Numerology(), frame_config or FrameConfig(),
-            receiver_config or ReceiverConfig(), dev,
-        )
+        return cls(net, card, model, config or LinkConfig(), dev)
+
+    @property
+    def numerology(self) -> Numerology:
+        return self.config.numerology
 
     @property
     def cbr(self) -> float:

@@ -117,12 +117,17 @@ def model_choice(args: argparse.Namespace) -> str:
     return name
 
 
-def link_settings(args: argparse.Namespace) -> LinkConfig:
-    """The physical layer the options describe: ``--phy-config`` and/or the numerology and framing options."""
+def phy_config_file(path: str | None) -> LinkConfig | None:
+    """The ``--phy-config`` file's configuration (None without one); a bad file is one UserError line."""
     try:
-        base = LinkConfig.from_toml(args.phy_config) if args.phy_config else None
+        return LinkConfig.from_toml(path) if path else None
     except LinkConfigError as exc:
         raise UserError(str(exc)) from None
+
+
+def link_settings(args: argparse.Namespace) -> LinkConfig:
+    """The physical layer the options describe: ``--phy-config`` and/or the numerology and framing options."""
+    base = phy_config_file(args.phy_config)
     numerology_options = (args.fft_size, args.cp_len, args.sample_rate)
     if base is None or any(value is not None for value in numerology_options):
         if base is not None and base.numerology != Numerology():
@@ -142,26 +147,29 @@ def link_settings(args: argparse.Namespace) -> LinkConfig:
     return LinkConfig(num, frame, base.receiver if base is not None else ReceiverConfig())
 
 
-def numerology(args: argparse.Namespace) -> Numerology:
-    return link_settings(args).numerology
+def only_table(settings: LinkConfig, table: str, reason: str) -> LinkConfig:
+    """``settings`` when no table but ``table`` differs from the defaults; otherwise one UserError line that
+    starts with ``reason`` (why the command takes no other) and names the tables set."""
+    extra = [name for name in settings.non_default_tables() if name != table]
+    if extra:
+        raise UserError(f"{reason}: give only [{table}] settings, not {', '.join(f'[{name}]' for name in extra)}")
+    return settings
 
 
 def build_link(args: argparse.Namespace) -> Link:
-    """The model and physical layer the options describe (the one place a command's link is built)."""
-    settings = link_settings(args)
-    return Link.load(model_choice(args), settings.numerology, settings.frame, settings.receiver, device=args.device)
+    """The model and physical layer the options describe."""
+    return Link.load(model_choice(args), link_settings(args), device=args.device)
 
 
 def link_config(link: Link) -> dict:
-    """The link's configuration as echoed into result files."""
+    """The link's configuration as echoed into result files: the model, and the ``ofdm``, ``frame`` and
+    ``receiver`` tables of :meth:`LinkConfig.to_dict` (a ``--phy-config`` file that rebuilds the link)."""
     return {
         "model": link.name,
         "model_card": link.card.name,
         "cbr": link.cbr,
         "device": str(link.device),
-        "numerology": link.numerology.to_dict(),
-        "frame": link.transmitter.frame_config.to_dict(),
-        "receiver": link.receiver.config.to_dict(),
+        **link.config.to_dict(),
     }
 
 
@@ -250,7 +258,8 @@ def open_configured_radio(args: argparse.Namespace, num: Numerology, *, record: 
 
 
 def transmission_metadata(link: Link, sent: TxImage, image_name: str, snr_db: float, sequence: int = 0) -> dict:
-    """What a capture must say about a transmission so that a replay can decode and score it."""
+    """What a capture must say about a transmission so that a replay can decode and score it (its numerology
+    and framing under ``numerology`` and ``frame``, the keys of the captures in ``captures/``)."""
     return {
         "sent": {
             "image": image_name, "model": link.name,
@@ -259,7 +268,7 @@ def transmission_metadata(link: Link, sent: TxImage, image_name: str, snr_db: fl
             "height": sent.height, "width": sent.width, "frames": len(sent.burst.frame_starts),
         },
         "numerology": link.numerology.to_dict(),
-        "frame": link.transmitter.frame_config.to_dict(),
+        "frame": link.config.frame.to_dict(),
     }
 
 

@@ -1,4 +1,4 @@
-"""The LPIPS network for scoring receptions, when its weights are on this machine.
+"""The LPIPS network, loaded once per process, and whether a reception can be scored with it here.
 
 A receiving command must not download anything on its own (the quick start promises no download),
 so LPIPS is computed only from a local AlexNet file (``--lpips-weights`` or
@@ -26,13 +26,18 @@ def _cached_download() -> Path | None:
 
 
 @cache
+def lpips_network(weights: str | None = None, device: str = "cpu") -> LPIPS:
+    """The LPIPS network (AlexNet features from ``weights``, default as :class:`models.metrics.LPIPS` finds them)
+    on ``device``: loaded once per (weights, device) in a process, shared by every command and the sweep."""
+    return LPIPS(features_path=weights).to(device)
+
+
 def lpips_module(path: str | None = None) -> tuple[LPIPS | None, str | None]:
-    """(the LPIPS network or None, a note saying why it is missing or None)."""
-    if path is not None:
-        return LPIPS(features_path=path), None
-    if weights_dir_file(ALEXNET_FEATURES_FILE) is not None or _cached_download() is not None:
-        return LPIPS(), None
-    return None, (
-        f"LPIPS not computed: no local AlexNet weights; pass --lpips-weights PATH or set JSCC_WEIGHTS_DIR "
-        f"to a folder holding {ALEXNET_FEATURES_FILE}"
-    )
+    """(the LPIPS network on the CPU or None, a note saying why it is missing or None): a receiving command's
+    LPIPS, computed only from local weights."""
+    if path is None and weights_dir_file(ALEXNET_FEATURES_FILE) is None and _cached_download() is None:
+        return None, (
+            f"LPIPS not computed: no local AlexNet weights; pass --lpips-weights PATH or set JSCC_WEIGHTS_DIR "
+            f"to a folder holding {ALEXNET_FEATURES_FILE}"
+        )
+    return lpips_network(path), None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from phy.toml_settings import load_settings
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,7 @@ class FrameConfig:
     @classmethod
     def from_toml(cls, path: str | Path, table: str = "frame") -> FrameConfig:
         """Load from the ``[table]`` of a TOML file (keys are this dataclass's fields)."""
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-        if table not in data:
-            raise ValueError(f"{path}: no [{table}] table; expected the frame configuration there")
-        return cls(**data[table])
+        return load_settings(cls, path, table, ValueError, "frame configuration")
 
     def to_dict(self) -> dict:
         """Plain-JSON form (echoed into results and captures)."""

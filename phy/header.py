@@ -2,7 +2,8 @@
 
 Coding chain (transmitter): 12 fields, 172 bits MSB first -> CRC-32 appended (204 bits) ->
 rate-1/2 K=7 convolutional code, zero-tail terminated (420 bits) -> 20 x 21 block interleaver
-(``HEADER_CODED_BITS = 420``). The receiver undoes it from soft LLRs and accepts a header only when
+(``HEADER_CODED_BITS = 420``), carried as scrambled BPSK on the data subcarriers of the header OFDM
+symbols (:func:`header_symbols`). The receiver undoes it from soft LLRs and accepts a header only when
 the CRC matches and every field is valid; anything else (noise, a corrupted frame, NaN) is ``None``.
 
 Bit layout (MSB first, in this order):
@@ -36,6 +37,7 @@ import numpy as np
 from phy.convolutional import conv_encode, n_coded_bits, viterbi_decode
 from phy.crc import CRC_BITS, append_crc, bits_to_int, check_crc, int_to_bits
 from phy.interleaver import BlockInterleaver
+from phy.pn_sequence import pn_bits, pn_signs
 
 SUPPORTED_VERSIONS = (1,)
 HEADER_VERSION = 1
@@ -198,3 +200,28 @@ def _parse_checked(bits: np.ndarray) -> Header | None:
         return header_from_bits(bits[:HEADER_INFO_BITS])
     except ValueError:
         return None
+
+
+def header_scrambling(n_symbols: int, n_data: int) -> np.ndarray:
+    """Signs multiplying the header's BPSK, float32 (n_symbols, n_data).
+
+    Without them the header's many zero-valued fields put equal signs on most subcarriers, which add up
+    to a peak at the start of the symbol (clipped by the peak limit).
+    """
+    return pn_signs(n_symbols * n_data, start=31).reshape(n_symbols, n_data)
+
+
+def header_symbols(coded: np.ndarray, n_symbols: int, n_data: int) -> np.ndarray:
+    """The header symbols' data subcarriers for coded header bits, float32 (..., n_symbols, n_data) of +-1.
+
+    Args:
+        coded: uint8 (..., HEADER_CODED_BITS), coded bits from :func:`encode_header`.
+
+    The coded bits (BPSK, 0 -> +1) fill the symbols in order, then known padding bits (the PN
+    sequence) fill the rest; everything is multiplied by :func:`header_scrambling`.
+    """
+    coded = np.asarray(coded)
+    pad = pn_bits(n_symbols * n_data - coded.shape[-1])
+    bits = np.concatenate([coded, np.broadcast_to(pad, (*coded.shape[:-1], pad.size))], axis=-1)
+    signs = 1.0 - 2.0 * bits.astype(np.float32)
+    return signs.reshape(*coded.shape[:-1], n_symbols, n_data) * header_scrambling(n_symbols, n_data)

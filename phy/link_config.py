@@ -14,17 +14,16 @@ A ``--phy-config FILE.toml`` holds up to three tables, each optional (absent: th
 
 from __future__ import annotations
 
-import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from phy.frame_config import FrameConfig
 from phy.numerology import Numerology
 from phy.receiver_config import ReceiverConfig
+from phy.toml_settings import build, read_toml
 
 TABLES: dict[str, type] = {"ofdm": Numerology, "frame": FrameConfig, "receiver": ReceiverConfig}
-"""The TOML tables of a link configuration and the settings each holds."""
+"""The TOML tables of a link configuration and the settings each holds, in the order of :class:`LinkConfig`'s fields."""
 
 
 class LinkConfigError(ValueError):
@@ -42,35 +41,20 @@ class LinkConfig:
     @classmethod
     def from_toml(cls, path: str | Path) -> LinkConfig:
         """Read ``[ofdm]``, ``[frame]`` and ``[receiver]`` (each optional) from a TOML file."""
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise LinkConfigError(f"{path}: no such physical-layer configuration file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise LinkConfigError(f"{path}: not valid TOML ({exc})") from None
+        data = read_toml(path, LinkConfigError, "physical-layer configuration")
         unknown = sorted(set(data) - set(TABLES))
         if unknown:
             raise LinkConfigError(f"{path}: unknown table(s) {', '.join(unknown)}; expected {', '.join(TABLES)}")
-        return cls(**{attribute: _settings(path, name, data.get(name, {}))
-                      for attribute, name in zip(("numerology", "frame", "receiver"), TABLES, strict=True)})
+        return cls(*(build(kind, data.get(table, {}), path, table, LinkConfigError) for table, kind in TABLES.items()))
 
     def to_dict(self) -> dict:
-        """``{"ofdm": ..., "frame": ..., "receiver": ...}`` in plain JSON."""
-        return {"ofdm": self.numerology.to_dict(), "frame": self.frame.to_dict(), "receiver": self.receiver.to_dict()}
+        """``{"ofdm": ..., "frame": ..., "receiver": ...}`` in plain JSON (a ``--phy-config`` file's tables)."""
+        return {table: settings.to_dict() for table, settings in self._tables().items()}
 
+    def non_default_tables(self) -> list[str]:
+        """The tables whose settings differ from the defaults, in :data:`TABLES` order."""
+        return [table for table, settings in self._tables().items() if settings != TABLES[table]()]
 
-def _settings(path: Path, table: str, values: object) -> object:
-    """One table's settings object; unknown keys and refused values named with the file and table."""
-    kind = TABLES[table]
-    if not isinstance(values, dict):
-        raise LinkConfigError(f"{path}: [{table}] must be a table of settings")
-    allowed = [f.name for f in dataclasses.fields(kind)]
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise LinkConfigError(f"{path}: unknown key(s) {', '.join(unknown)} in [{table}]; "
-                              f"expected some of {', '.join(allowed)}")
-    try:
-        return kind(**values)
-    except (TypeError, ValueError) as exc:
-        raise LinkConfigError(f"{path}: [{table}]: {exc}") from None
+    def _tables(self) -> dict[str, object]:
+        """Table name -> its settings object."""
+        return dict(zip(TABLES, (self.numerology, self.frame, self.receiver), strict=True))

@@ -9,12 +9,13 @@ the spectrum shape and the pilot density do not change with the FFT size.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+from phy.toml_settings import load_settings
 
 SUPPORTED_FFT_SIZES = (64, 128, 256, 512, 1024)
 
@@ -66,11 +67,7 @@ class Numerology:
     @classmethod
     def from_toml(cls, path: str | Path, table: str = "ofdm") -> Numerology:
         """Load from the ``[table]`` of a TOML file (keys are this dataclass's fields)."""
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-        if table not in data:
-            raise ValueError(f"{path}: no [{table}] table; expected the OFDM numerology there")
-        return cls(**data[table])
+        return load_settings(cls, path, table, ValueError, "OFDM numerology")
 
     def to_dict(self) -> dict:
         """Plain-JSON form (echoed into results and captures)."""

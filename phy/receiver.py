@@ -22,7 +22,8 @@ symbols with a per-symbol noise variance in payload units. Stages:
    variance of the equalised payload (channel- and phase-estimate errors included).
 
 A frame cut by the end of the buffer is returned with ``truncated=True`` and the symbols that were
-not received erased (``symbols`` 0, ``noise_var`` inf); a frame whose header is not received or fails
+not received erased (``symbols`` 0, ``noise_var`` inf), or, by :meth:`Receiver.receive_whole` (for a
+stream, which will see it whole later), only located; a frame whose header is not received or fails
 its CRC is dropped. Nothing raises for array input of any numeric dtype, shape or value; input that
 cannot be read as numbers (``None``, strings, objects) raises :class:`phy.samples.SampleFormatError` (a
 ``ValueError``).
@@ -40,7 +41,7 @@ from phy.channel_estimation import ChannelEstimate, ChannelEstimator
 from phy.equalization import equalize
 from phy.frame_config import FrameConfig
 from phy.frame_layout import FrameLayout, Segment
-from phy.header import HEADER_CODED_BITS, Header
+from phy.header import HEADER_CODED_BITS, Header, header_scrambling, header_symbols
 from phy.header_decoding import decode_headers
 from phy.noise_estimation import Residual, energy, floor_noise_var, pooled_noise_var, residual, signal_power, snr_db
 from phy.numerology import Numerology
@@ -51,7 +52,6 @@ from phy.receiver_config import ReceiverConfig
 from phy.rx_frame import FrameDiagnostics, RxFrame
 from phy.samples import as_samples
 from phy.synchronization import Detector, Sync, synchronize
-from phy.transmitter import header_scrambling, header_symbols
 
 
 @dataclass
@@ -139,11 +139,25 @@ class Receiver:
         Raises:
             phy.samples.SampleFormatError: only when ``samples`` cannot be read as numbers.
         """
+        return self._receive(samples, whole_only=False)[0]
+
+    def receive_whole(self, samples: object) -> tuple[list[RxFrame], int | None]:
+        """The frames that lie whole in ``samples``, and where the first frame cut by their end starts.
+
+        As :meth:`receive`, but a frame whose payload runs past the end is not processed (a stream
+        receives it again, whole, from its start): only its start [sample index] is returned, the
+        earliest of them, or None when no frame is cut.
+        """
+        return self._receive(samples, whole_only=True)
+
+    def _receive(self, samples: object, whole_only: bool) -> tuple[list[RxFrame], int | None]:
+        """The frames of :meth:`receive` (the cut ones only located when ``whole_only``) and the first cut start."""
         cfg = self.config
         x = as_samples(samples, cfg.chunk_samples, cfg.remove_dc)
         if x.size < self.preamble.length + self.layout.n_header_symbols * self.numerology.symbol_len:
-            return []
+            return [], None
         frames: list[RxFrame] = []
+        cut: list[int] = []
         with np.errstate(all="ignore"):
             sync = self._unique(synchronize(x, self.detector.detect(x), self.preamble, cfg.ltf_threshold,
                                             cfg.first_path_fraction))
@@ -155,8 +169,10 @@ class Receiver:
                 ok = np.array([h is not None for h in decoded.headers], bool)
                 if ok.any():
                     found = [h for h in decoded.headers if h is not None]
-                    frames += self._payloads(x, headers.take(ok), found, decoded.coded[ok])
-        return sorted(frames, key=lambda f: f.start)
+                    whole, starts = self._payloads(x, headers.take(ok), found, decoded.coded[ok], whole_only)
+                    frames += whole
+                    cut += starts
+        return sorted(frames, key=lambda f: f.start), min(cut, default=None)
 
     # ------------------------------------------------------------------ stages
 
@@ -243,22 +259,26 @@ class Receiver:
             alive &= room == n_seg
         return count
 
-    def _payloads(self, x: np.ndarray, heads: _Headers, headers: list[Header], coded: np.ndarray) -> list[RxFrame]:
-        """Frames of decoded headers, processed in groups of equal payload length and reception."""
+    def _payloads(self, x: np.ndarray, heads: _Headers, headers: list[Header], coded: np.ndarray,
+                  whole_only: bool) -> tuple[list[RxFrame], list[int]]:
+        """Frames of decoded headers, processed in groups of equal payload length and reception; with
+        ``whole_only`` those cut by the end of ``x`` are left out and only their starts returned."""
         frame_start = self._frame_start(heads.sync.ltf_start)
         lengths = np.array([h.payload_len for h in headers], dtype=np.int64)
         received = np.zeros(lengths.size, np.int64)
         for length in np.unique(lengths):
             rows = lengths == length
             received[rows] = self._received_symbols(x, frame_start[rows], int(length))
+        cut = received < np.array([self.layout.n_payload_symbols(n) for n in lengths.tolist()], np.int64)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, key in enumerate(zip(lengths.tolist(), received.tolist(), strict=True)):
-            groups.setdefault(key, []).append(i)
+            if not (whole_only and cut[i]):
+                groups.setdefault(key, []).append(i)
         frames = []
         for (payload_len, n_rx), rows in groups.items():
             idx = np.array(rows, dtype=np.int64)
             frames += self._group(x, heads.take(idx), [headers[i] for i in rows], coded[idx], payload_len, n_rx)
-        return frames
+        return frames, frame_start[cut].tolist() if whole_only else []
 
     def _segments(self, x: np.ndarray, heads: _Headers, refined: ChannelEstimate, payload_len: int,
                   n_rx: int) -> tuple[list[_Segment], list[ChannelEstimate]]:

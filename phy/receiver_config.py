@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from phy.equalization import EQUALIZERS
 from phy.frame_config import FrameConfig
+from phy.toml_settings import load_settings
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,7 @@ class ReceiverConfig:
     @classmethod
     def from_toml(cls, path: str | Path, table: str = "receiver") -> ReceiverConfig:
         """Load from the ``[table]`` of a TOML file (keys are this dataclass's fields)."""
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-        if table not in data:
-            raise ValueError(f"{path}: no [{table}] table; expected the receiver configuration there")
-        return cls(**data[table])
+        return load_settings(cls, path, table, ValueError, "receiver configuration")
 
     def to_dict(self) -> dict:
         """Plain-JSON form (echoed into results)."""

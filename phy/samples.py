@@ -27,8 +27,10 @@ def finite_complex64(samples: object, what: str, error: type[Exception] = ValueE
     its message naming ``what`` (e.g. "the burst", "samples") and what was expected.
     """
     x = np.asarray(samples)
-    if x.ndim != 1 or x.size == 0 or not np.issubdtype(x.dtype, np.number):
-        raise error(f"{what} must be a non-empty 1-D complex array; got {x.dtype} shape {x.shape}")
+    numeric = np.issubdtype(x.dtype, np.number)
+    if x.ndim != 1 or x.size == 0 or not numeric:
+        kind = "" if numeric else "non-numeric "
+        raise error(f"{what} must be a non-empty 1-D complex array; got {kind}{x.dtype} shape {x.shape}")
     x = x.astype(np.complex64)
     if not np.isfinite(x.view(np.float32)).all():
         raise error(f"{what} contains NaN or infinity; expected finite complex samples")

@@ -21,11 +21,11 @@ import numpy as np
 
 from phy.frame_config import FrameConfig
 from phy.frame_layout import FrameLayout
-from phy.header import FIELD_BITS, Header, PayloadKind, encode_header
+from phy.header import FIELD_BITS, Header, PayloadKind, encode_header, header_symbols
 from phy.numerology import Numerology
 from phy.ofdm import modulate, positions
 from phy.pilots import pilot_values
-from phy.pn_sequence import pn_bits, pn_signs
+from phy.pn_sequence import pn_signs
 
 MAX_TOTAL_LEN = (1 << FIELD_BITS["total_len"]) - 1
 MAX_FRAMES = (1 << FIELD_BITS["frame_count"]) - 1
@@ -66,31 +66,6 @@ def _padding_symbols(n: int) -> np.ndarray:
     """Known QPSK (unit power) for the unused data subcarriers of a payload's last symbol."""
     signs = pn_signs(2 * n, start=17).reshape(n, 2) if n else np.zeros((0, 2), np.float32)
     return ((signs[:, 0] + 1j * signs[:, 1]) / np.sqrt(2)).astype(np.complex64)
-
-
-def header_scrambling(n_symbols: int, n_data: int) -> np.ndarray:
-    """Signs multiplying the header's BPSK, float32 (n_symbols, n_data).
-
-    Without them the header's many zero-valued fields put equal signs on most subcarriers, which add up
-    to a peak at the start of the symbol (clipped by the peak limit).
-    """
-    return pn_signs(n_symbols * n_data, start=31).reshape(n_symbols, n_data)
-
-
-def header_symbols(coded: np.ndarray, n_symbols: int, n_data: int) -> np.ndarray:
-    """The header symbols' data subcarriers for coded header bits, float32 (..., n_symbols, n_data) of +-1.
-
-    Args:
-        coded: uint8 (..., HEADER_CODED_BITS), coded bits from :func:`phy.header.encode_header`.
-
-    The coded bits (BPSK, 0 -> +1) fill the symbols in order, then known padding bits (the PN
-    sequence) fill the rest; everything is multiplied by :func:`header_scrambling`.
-    """
-    coded = np.asarray(coded)
-    pad = pn_bits(n_symbols * n_data - coded.shape[-1])
-    bits = np.concatenate([coded, np.broadcast_to(pad, (*coded.shape[:-1], pad.size))], axis=-1)
-    signs = 1.0 - 2.0 * bits.astype(np.float32)
-    return signs.reshape(*coded.shape[:-1], n_symbols, n_data) * header_scrambling(n_symbols, n_data)
 
 
 class Transmitter:

@@ -1,4 +1,4 @@
-"""Regression: every capture in captures/ replays to the PSNR stored in its metadata (within 0.1 dB)."""
+"""Regression: every capture in captures/ replays to the PSNR stored in its metadata (within 0.01 dB)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def check_capture(path: Path, out: Path) -> None:
         )
     assert main(["replay", str(path), "--out", str(out)]) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["psnr_db"] == pytest.approx(meta["expected"]["psnr_db"], abs=0.1)
+    assert result["psnr_db"] == pytest.approx(meta["expected"]["psnr_db"], abs=0.01)
     assert result["frames_decoded"] == meta["expected"]["frames_decoded"]
     if meta["synthetic"]:
         assert "made_by" in meta and "channel" in meta

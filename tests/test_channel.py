@@ -92,7 +92,7 @@ def test_profile_from_toml(tmp_path: Path) -> None:
     plain = ChannelProfile.from_toml(path, table="other")
     assert plain == ChannelProfile(name="plain", tdl_model="TDL-B", delay_spread_s=1e-7)
     path.write_text('[channel]\nname = "x"\ncfo = 3.0\n')
-    with pytest.raises(ChannelError, match="unknown keys \\['cfo'\\]"):
+    with pytest.raises(ChannelError, match="unknown key\\(s\\) cfo in \\[channel\\]"):
         ChannelProfile.from_toml(path)
     with pytest.raises(ChannelError, match="no \\[radio\\] table"):
         ChannelProfile.from_toml(path, table="radio")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ota.baseline.chain import awgn, block_error_rate, threshold_db
+from ota.baseline.chain import block_error_rate, threshold_db
 from ota.baseline.ldpc import LdpcCode, LdpcError, _tb_size
 from ota.baseline.qam import Qam
+from phy.channel import awgn
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -14,13 +14,13 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.link_measurements import gaussian_symbols  # noqa: E402
 from phy.frame_config import FrameConfig  # noqa: E402
 from phy.frame_layout import FrameLayout  # noqa: E402
-from phy.header import Header, PayloadKind, encode_header  # noqa: E402
+from phy.header import Header, PayloadKind, encode_header, header_symbols  # noqa: E402
 from phy.numerology import SUPPORTED_FFT_SIZES, Numerology  # noqa: E402
 from phy.ofdm import positions  # noqa: E402
 from phy.papr import ccdf, papr_db, symbol_papr_db  # noqa: E402
 from phy.pilots import pilot_base, pilot_polarity, pilot_values  # noqa: E402
 from phy.preamble import STF_PERIOD, Preamble  # noqa: E402
-from phy.transmitter import PayloadError, Transmitter, header_symbols  # noqa: E402
+from phy.transmitter import PayloadError, Transmitter  # noqa: E402
 
 LTF_80211A = [1, 1, -1, -1, 1, 1, -1, 1, -1, 1, 1, 1, 1, 1, 1, -1, -1, 1, 1, -1, 1, -1, 1, 1, 1, 1,
               1, -1, -1, 1, 1, -1, 1, -1, 1, -1, -1, -1, -1, -1, 1, 1, -1, -1, 1, -1, 1, -1, 1, 1, 1, 1]

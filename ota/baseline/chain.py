@@ -46,6 +46,7 @@ from models.metrics import psnr
 from ota.baseline.hevc import CHROMA, HevcError, HevcImage, QualityLadder, decode, unpack_bitstream
 from ota.baseline.ldpc import DEFAULT_ITERATIONS, MAX_CODE_RATE, MIN_INFO_BITS, LdpcCode, LdpcError
 from ota.baseline.qam import MODULATIONS, Qam, bits_per_symbol
+from phy.channel.awgn import awgn
 
 LOST_IMAGE_VALUE = 0.5
 """A lost image is replaced by a uniform image of this value (mid-grey, in [0, 1]) and scored as such."""
@@ -102,17 +103,6 @@ def capacity_bound(
 def lost_image(height: int, width: int) -> torch.Tensor:
     """The stand-in for a lost image: (3, H, W) float32, every value :data:`LOST_IMAGE_VALUE`."""
     return torch.full((3, height, width), LOST_IMAGE_VALUE, dtype=torch.float32)
-
-
-def awgn(symbols: np.ndarray, snr_db: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Unit-energy symbols through complex AWGN at Es/N0 = ``snr_db``.
-
-    Returns:
-        received symbols complex64 (k,) and the noise variance float32 (k,) (``E|n|^2 = 10^(-SNR/10)``).
-    """
-    noise_var = 10 ** (-snr_db / 10)
-    noise = rng.standard_normal((symbols.size, 2)) @ np.array([1, 1j]) * math.sqrt(noise_var / 2)
-    return (symbols + noise).astype(np.complex64), np.full(symbols.size, noise_var, dtype=np.float32)
 
 
 def block_error_rate(
@@ -444,7 +434,7 @@ def envelope_best(
     """"BPG + LDPC" at ``snr_db``: the configuration whose received image scores best over AWGN.
 
     Each configuration below the AWGN capacity that can fill ``k_symbols`` sends the image ``trials``
-    times through :func:`awgn`; a lost image scores as :func:`lost_image`. Ties go to the configuration
+    times through :func:`phy.channel.awgn.awgn`; a lost image scores as :func:`lost_image`. Ties go to the configuration
     with the lower spectral efficiency (the more robust one). Higher scores are better. ``ladder``
     (the image's encodings, reused across SNRs) sets the chroma format; without it, :data:`CHROMA`.
     """

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.seconds > 0:
         raise ValueError(f"--seconds {args.seconds}: expected a positive duration")
-    num = options.numerology(args)
+    why = "ota capture records the air at the numerology's sample rate (framing and receiver apply in the replay)"
+    num = options.only_table(options.link_settings(args), "ofdm", why).numerology
     n = round(args.seconds * num.sample_rate)
     with options.open_configured_radio(args, num) as radio:
         samples = radio.receive(n)

@@ -15,10 +15,10 @@ import torch
 from models.channel import PAPER_SNRS_DB
 from models.evaluate import evaluate
 from models.image_io import list_images
-from models.metrics import LPIPS
 from models.registry import DEFAULT_MODEL, load_model
 from ota import options
 from ota.commands import COMMANDS
+from ota.perceptual import lpips_network
 from ota.user_error import UserError
 
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--device cuda: no CUDA device is available here; use --device cpu")
     images = list_images(args.data)[: args.limit]
     model, card = load_model(args.model, args.device)
-    lpips = LPIPS(features_path=args.lpips_weights)
+    lpips = lpips_network(args.lpips_weights, args.device)
     print(f"LPIPS: {lpips.source}")
     results = evaluate(
         model, images, snrs, args.out, patches=args.patches, device=args.device, lpips=lpips, seed=args.seed,

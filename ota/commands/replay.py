@@ -20,7 +20,7 @@ from ota.link import Link
 from ota.user_error import UserError
 from phy.capture import capture_info, iter_capture, read_capture
 from phy.frame_config import FrameConfig
-from phy.link_config import LinkConfig, LinkConfigError
+from phy.link_config import LinkConfig
 from phy.numerology import Numerology
 from phy.receiver_config import ReceiverConfig
 
@@ -96,19 +96,12 @@ def _link_for(args: argparse.Namespace, metadata: dict, sample_rate: float) -> t
     reference_spec = args.reference or sent.get("image")
     reference = options.load_input_image(reference_spec)[0] if reference_spec else None
     frame = FrameConfig(**metadata["frame"]) if "frame" in metadata else FrameConfig()
-    link = Link.load(model, num, frame, _receiver_config(args.phy_config), device=args.device)
+    link = Link.load(model, LinkConfig(num, frame, _receiver_config(args.phy_config)), device=args.device)
     return link, sent, reference_spec, reference
 
 
 def _receiver_config(path: str | None) -> ReceiverConfig:
     """The ``[receiver]`` table of ``--phy-config`` (default settings without one)."""
-    if path is None:
-        return ReceiverConfig()
-    try:
-        settings = LinkConfig.from_toml(path)
-    except LinkConfigError as exc:
-        raise UserError(str(exc)) from None
-    if settings.numerology != Numerology() or settings.frame != FrameConfig():
-        raise UserError(f"{path}: a replay takes only the [receiver] table; the capture says its numerology "
-                        "and framing")
-    return settings.receiver
+    settings = options.phy_config_file(path) or LinkConfig()
+    return options.only_table(settings, "receiver", f"{path}: a replay reads its numerology and framing from the "
+                              "capture").receiver

@@ -16,7 +16,7 @@ from ota import options
 from ota.commands import COMMANDS
 from ota.link import Link, RxImage, TxImage
 from phy.capture import write_capture
-from phy.channel import ChannelEmulator, get_profile
+from phy.channel import ChannelEmulator, awgn, get_profile
 from phy.reassembly import Reassembled
 
 
@@ -49,14 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _awgn(symbols: np.ndarray, snr_db: float, rng: np.random.Generator) -> Reassembled:
-    """Symbol-level AWGN at ``snr_db`` (unit signal power): the model's own training channel."""
-    nv = 10 ** (-snr_db / 10)
-    noise = rng.standard_normal((2, len(symbols))).astype(np.float32) * np.sqrt(nv / 2)
-    s_hat = (symbols + noise[0] + 1j * noise[1]).astype(np.complex64)
-    return Reassembled(
-        symbols=s_hat, noise_var=np.full(len(symbols), nv, np.float32), erased=np.zeros(len(symbols), bool),
-        frames_expected=0, frames_decoded=0, header=None,
-    )
+    """Symbol-level AWGN at ``snr_db`` (:func:`phy.channel.awgn.awgn`) as a payload without frames."""
+    received, noise_var = awgn(symbols, snr_db, rng)
+    return Reassembled(symbols=received, noise_var=noise_var, erased=np.zeros(len(symbols), bool),
+                       frames_expected=0, frames_decoded=0, header=None)
 
 
 def _drop_frames(samples: np.ndarray, starts: list[int], lengths: list[int], drop: list[int]) -> np.ndarray:

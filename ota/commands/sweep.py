@@ -83,7 +83,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _config(args: argparse.Namespace) -> SweepConfig:
     if args.data is None:
         raise UserError("--data DIR is required (or set JSCC_KODAK_DIR to the Kodak folder)")
-    settings = options.link_settings(args)
     return SweepConfig(
         data=args.data,
         schemes=_names(args.schemes, "--schemes"),
@@ -95,9 +94,7 @@ def _config(args: argparse.Namespace) -> SweepConfig:
         seed=args.seed,
         draws=args.draws,
         configs=None if args.configs is None else _names(args.configs, "--configs"),
-        numerology=settings.numerology,
-        frame_config=settings.frame,
-        receiver_config=settings.receiver,
+        phy=options.link_settings(args),
         device=args.device,
         lpips_weights=args.lpips_weights,
         threads=args.threads,

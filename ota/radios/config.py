@@ -4,13 +4,13 @@ check of a setting against the ranges a device can do (:func:`check_range`)."""
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ota.radios.errors import RadioSettingError
+from phy.toml_settings import load_settings
 
 GAIN_MODES = ("manual", "slow_attack", "fast_attack")
 
@@ -107,16 +107,7 @@ class RadioConfig:
     @classmethod
     def from_toml(cls, path: str | Path, table: str = "radio") -> RadioConfig:
         """Load from the ``[table]`` of a TOML file (keys are this dataclass's fields; paths as written)."""
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-        if table not in data:
-            raise RadioSettingError(f"{path}: no [{table}] table; expected the radio settings there")
-        values = dict(data[table])
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise RadioSettingError(f"{path} [{table}]: unknown keys {unknown}; expected some of {sorted(known)}")
-        return cls(**values)
+        return load_settings(cls, path, table, RadioSettingError, "radio settings")
 
     def to_dict(self) -> dict:
         """Plain-JSON form (echoed into results and captures)."""

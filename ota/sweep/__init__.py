@@ -26,7 +26,7 @@ arrived); it is scored as :func:`ota.baseline.chain.lost_image` (mid-grey) and c
 
 Channels (``channel``):
 
-- ``awgn``: symbol-level complex AWGN at Es/N0 = SNR (:func:`ota.baseline.chain.awgn`); the receiver knows
+- ``awgn``: symbol-level complex AWGN at Es/N0 = SNR (:func:`phy.channel.awgn.awgn`); the receiver knows
   the noise variance; there is no header, the receiver is told the image size and configuration.
 - ``ofdm``: every scheme's symbols go through the same OFDM link: the symbol interleaver
   (:mod:`phy.symbol_interleaver`, as :meth:`ota.link.Link.frame_symbols` does for JSCC), OFDM frames

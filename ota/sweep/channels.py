@@ -6,11 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ota.baseline.chain import (
-    awgn,
-)
 from ota.link import Link
-from phy.channel import ChannelEmulator, ChannelProfile
+from phy.channel import ChannelEmulator, ChannelProfile, awgn
 from phy.header import PayloadKind
 
 

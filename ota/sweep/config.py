@@ -23,9 +23,7 @@ from ota.baseline.code_ids import config_by_name
 from ota.baseline.hevc import CHROMA
 from ota.baseline.ldpc import DEFAULT_ITERATIONS, EARLY_ITERATIONS
 from phy.channel import get_profile
-from phy.frame_config import FrameConfig
-from phy.numerology import Numerology
-from phy.receiver_config import ReceiverConfig
+from phy.link_config import LinkConfig
 
 JSCC_SCHEMES = {"generative": "generative", "perceptual": "perceptual", "mse": "mse"}
 """JSCC scheme -> registered model family (``<family>-cbr<N>``)."""
@@ -104,7 +102,7 @@ class SweepConfig:
         draws: channel realisations per (image, SNR, CBR), each its own entry (draw 0 is the one a
             single-draw sweep makes; more draws extend a store).
         configs: names of the envelope's candidates (None: all of :data:`ENVELOPE`).
-        numerology, frame_config, receiver_config: the OFDM link (``ofdm`` only).
+        phy: the OFDM link's numerology, framing and receiver (``ofdm`` only).
         device: torch device for the models and metrics (``auto``: CUDA when present).
         lpips_weights: AlexNet features file for LPIPS (default ``$JSCC_WEIGHTS_DIR``).
         threads: torch CPU threads during the sweep (None: leave torch's setting).
@@ -120,9 +118,7 @@ class SweepConfig:
     seed: int = 0
     draws: int = 1
     configs: tuple[str, ...] | None = None
-    numerology: Numerology = field(default_factory=Numerology)
-    frame_config: FrameConfig = field(default_factory=FrameConfig)
-    receiver_config: ReceiverConfig = field(default_factory=ReceiverConfig)
+    phy: LinkConfig = field(default_factory=LinkConfig)
     device: str = "auto"
     lpips_weights: str | None = None
     threads: int | None = 1
@@ -170,8 +166,9 @@ class SweepConfig:
             "data": str(self.data.resolve()),
             "channel": self.channel,
             "profile": get_profile(self.profile).to_dict() if ofdm else None,
-            "phy": {"numerology": self.numerology.to_dict(), "frame": self.frame_config.to_dict(),
-                    "receiver": self.receiver_config.to_dict()} if ofdm else None,
+            # the keys of the stores written before LinkConfig (its ``ofdm`` table is ``numerology`` here)
+            "phy": {"numerology": self.phy.numerology.to_dict(), "frame": self.phy.frame.to_dict(),
+                    "receiver": self.phy.receiver.to_dict()} if ofdm else None,
             "seed": self.seed,
             "envelope": [c.name for c in self.envelope],
             "envelope_score": "psnr_db",

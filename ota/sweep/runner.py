@@ -141,8 +141,7 @@ class Sweeper:
     def link(self, name: str) -> Link:
         """The link of a registered model (loaded once)."""
         if name not in self.links:
-            c = self.config
-            self.links[name] = Link.load(name, c.numerology, c.frame_config, c.receiver_config, device=c.device)
+            self.links[name] = Link.load(name, self.config.phy, device=self.config.device)
         return self.links[name]
 
     def compute(self, task: Task, image: torch.Tensor, ladder: QualityLadder) -> dict:

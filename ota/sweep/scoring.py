@@ -8,13 +8,9 @@ import numpy as np
 import torch
 
 from models.fid import FEATURE_DIM, FID
-from models.metrics import DISTS, LPIPS, compute_metrics
+from models.metrics import DISTS, compute_metrics
 from models.pretrained_weights import MissingWeightsError
-
-
-@functools.lru_cache(maxsize=4)
-def _lpips(weights: str | None) -> LPIPS:
-    return LPIPS(features_path=weights)
+from ota.perceptual import lpips_network
 
 
 @functools.lru_cache(maxsize=4)
@@ -32,7 +28,7 @@ class Scorer:
 
     def __init__(self, device: torch.device, lpips_weights: str | None = None) -> None:
         self.device = device
-        self.lpips = _lpips(lpips_weights).to(device)
+        self.lpips = lpips_network(lpips_weights, str(device))
         dists, self.dists_source = _optional_metric("dists")
         fid, self.fid_source = _optional_metric("fid")
         self.dists = None if dists is None else dists.to(device)

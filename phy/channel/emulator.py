@@ -52,6 +52,7 @@ from phy.channel.interpolation import fractional_delay_filters
 from phy.channel.profile import ChannelError, ChannelProfile, get_profile
 from phy.channel.tdl import power_delay_profile
 from phy.numerology import Numerology
+from phy.samples import finite_complex64
 
 SNR_RANGE_DB = (-20.0, 60.0)
 
@@ -83,15 +84,8 @@ def check_snr_db(snr_db: float) -> float:
 
 
 def _as_burst(samples: np.ndarray) -> np.ndarray:
-    """Validated input burst as complex128 (n,)."""
-    x = np.asarray(samples)
-    if x.ndim != 1 or x.size == 0 or not np.issubdtype(x.dtype, np.number):
-        raise ChannelError(
-            f"samples must be a non-empty 1-D numeric array (complex64 baseband), got shape {x.shape} of {x.dtype}"
-        )
-    x = x.astype(np.complex128)
-    if not np.all(np.isfinite(x)):
-        raise ChannelError("samples contain NaN or infinite values; expected finite complex baseband")
+    """Validated input burst (:func:`phy.samples.finite_complex64`, not all zero) as complex128 (n,)."""
+    x = finite_complex64(samples, "samples", ChannelError).astype(np.complex128)
     if not np.any(x != 0):
         raise ChannelError("samples are all zero; the SNR is set against the signal power, so a signal is needed")
     return x

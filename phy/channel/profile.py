@@ -33,11 +33,11 @@ Every profile pads the burst with 100-1000 noise samples before and 100-300 afte
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from phy.channel.tdl import PDP_MODELS
+from phy.toml_settings import check_keys, read_toml, required_table
 
 FADING_MODES = ("block", "doppler")
 
@@ -148,16 +148,10 @@ class ChannelProfile:
         of ``PROFILES`` and the other keys override it. Fields left out keep their defaults (TOML has no
         ``None``: leave ``tdl_model`` / ``adc_bits`` out for none).
         """
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-        if table not in data:
-            raise ChannelError(f"{path}: no [{table}] table; expected the channel profile there")
-        values = dict(data[table])
+        what = "channel profile"
+        values = required_table(read_toml(path, ChannelError, what), table, path, ChannelError, what)
+        check_keys(values, ["base", *(f.name for f in fields(cls))], path, table, ChannelError)
         base = get_profile(values.pop("base")) if "base" in values else cls()
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ChannelError(f"{path} [{table}]: unknown keys {unknown}; expected 'base' or some of {sorted(known)}")
         for key in ("pad_before", "pad_after"):
             if key in values:
                 values[key] = tuple(values[key])
