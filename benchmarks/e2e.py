@@ -8,14 +8,18 @@ Writes ``DIR/e2e.json``: per device (CPU, and CUDA when present) the median over
 the air time of the burst at 2 MS/s and 20 MS/s and the real-time factor (air time / processing
 time without the emulator: above 1 keeps up with the air). ``commands``: whole command lines as a user
 runs them, process start to exit (median over the repeats): ``ota --help``, and ``ota simulate`` of the
-image over the profile, its files written.
+image over the profile, its files written. ``follow``: ``ota replay --follow`` of five transmissions of the
+image in one capture (``ota tx --count 5``), under cProfile: images/s and the seconds spent receiving the
+stream, reassembling, in the generator, scoring and writing the files, and the rest.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -99,6 +103,41 @@ def command_times(spec: str, args: argparse.Namespace) -> dict:
     return times
 
 
+FOLLOW_STAGES = {  # follow mode's stages: (module, function) whose cumulative time each is
+    "reception_s": (("stream_receiver.py", "push"), ("stream_receiver.py", "finish")),
+    "reassembly_s": (("link.py", "jscc_of"),),
+    "generator_s": (("link.py", "decode"),),
+    "scoring_s": (("reception.py", "score"),),
+    "writing_s": (("reception.py", "write"),),  # less its scoring, below
+}
+
+
+def follow_chain(spec: str, args: argparse.Namespace, count: int = 5) -> dict:
+    """``ota replay --follow`` of ``count`` transmissions of the image (``ota tx --count``, one capture) in this
+    process, under cProfile: wall time, images/s and where the time goes (seconds per stage, and the rest)."""
+    from ota.cli import main as ota
+
+    with tempfile.TemporaryDirectory() as folder:
+        capture = str(Path(folder) / "stream.sigmf-meta")
+        if ota(["tx", spec, "--model", args.model, "--radio", "capture", "--capture", capture,
+                "--count", str(count)]) != 0:
+            raise RuntimeError("ota tx --count failed")
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.runcall(ota, ["replay", capture, "--follow", "--reference", spec, "--out", str(Path(folder) / "out")])
+        wall_s = time.perf_counter() - started
+        summary = json.loads((Path(folder) / "out" / "summary.json").read_text())
+    cumulative = {(Path(file).name, name): row[3] for (file, _, name), row in pstats.Stats(profiler).stats.items()}
+    stages = {stage: sum(cumulative.get(key, 0.0) for key in keys) for stage, keys in FOLLOW_STAGES.items()}
+    stages["writing_s"] -= stages["scoring_s"]
+    stages["rest_s"] = wall_s - sum(stages.values())
+    images = summary["images_decoded"]
+    return {"model": args.model, "images": images, "frames": summary["frames_decoded"],
+            "samples": summary["samples_processed"], "wall_s": wall_s, "images_per_s": images / wall_s,
+            "stages_s": stages, "stage_shares": {k: v / wall_s for k, v in stages.items()},
+            "note": "under cProfile (which slows Python-heavy stages more than torch's)"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output folder for e2e.json")
@@ -119,6 +158,7 @@ def main() -> None:
         "config": vars(args),
         "devices": {d: bench_device(d, args, image) for d in devices},
         "commands": command_times(spec or "matplotlib:grace_hopper.jpg", args),
+        "follow": follow_chain(spec or "matplotlib:grace_hopper.jpg", args),
         "versions": versions(),
     }
     out = Path(args.out)

@@ -4,20 +4,26 @@
 them through a :class:`~phy.stream_receiver.StreamReceiver` and gathers the JSCC frames by sequence
 number; an image is decoded when all of its frames are in, or, with some missing (erased), as soon as a
 frame of another transmission arrives after it, or at the end of the stream. A sequence decoded in the
-last :data:`REMEMBERED` images is not decoded again (a cyclic transmitter repeats its burst).
+last :data:`REMEMBERED` images is not decoded again (a cyclic transmitter repeats its burst). Where the radio
+dropped samples (an overflow, at the positions :attr:`ota.radios.Radio.receive_gaps` gives), the payload
+symbols of a frame from the gap on are erased rather than taken from the shifted samples that follow it:
+the image that frame belongs to is decoded with them erased, and the images around it are untouched.
 
 Per image: one line on the terminal (sequence, frames received/expected, estimated SNR, PSNR against
 ``reference`` when given, latency from the arrival of the chunk that completed it to the image written),
 and ``OUT/<n>/`` with ``reconstruction.png`` and ``result.json`` (written atomically; no plots, which
 would slow the stream). ``OUT/summary.json`` is rewritten (atomically) after each image and at the end:
 ``images_decoded``, ``images_incomplete``, ``frames_decoded``, ``samples_processed``, ``overflows``,
-``rx_msps`` (achieved: samples over wall time) and one entry per image.
+``frames_hit_by_overflows``, ``symbols_erased_by_overflows``, ``rx_msps`` (achieved: samples over wall time)
+and one entry per image.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +35,12 @@ from ota.reception import Reception
 from ota.reception import write as write_reception
 from phy.header import PayloadKind
 from phy.rx_frame import RxFrame
-from phy.stream_receiver import StreamReceiver
+from phy.stream_receiver import LOW_LATENCY_BLOCK, StreamReceiver, hop_for_latency
 
 REMEMBERED = 8
 """Recently decoded sequences whose repeated frames are ignored."""
-DC_BLOCK = 1 << 16
-"""Samples per DC-offset estimate: a frame is decoded at most this long after its end (33 ms at 2 MS/s)."""
-HOP = 1 << 16
-"""Samples between two runs of the frame receiver."""
+GAPS_KEPT = 64
+"""Overflow gaps remembered: far more than the frames a stream window holds at once."""
 
 
 class Follower:
@@ -62,19 +66,30 @@ class Follower:
         self.versions = versions or {}
         self.lpips_weights = lpips_weights
         self.print_line = print_line
-        self.stream = StreamReceiver(link.receiver, hop=HOP, block=DC_BLOCK)
+        hop = hop_for_latency(link.numerology.sample_rate)
+        self.stream = StreamReceiver(link.receiver, hop=hop, block=LOW_LATENCY_BLOCK)
         self._pending: dict[int, list[RxFrame]] = {}
         self._decoded: deque[int] = deque(maxlen=REMEMBERED)
         self._started = time.perf_counter()
         self.images: list[dict] = []
         self.frames_decoded = 0
         self.overflows = 0
+        self.frames_hit_by_overflows = 0
+        self.symbols_erased_by_overflows = 0
+        self._gaps: deque[int] = deque(maxlen=GAPS_KEPT)  # stream positions before which samples were dropped
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
-    def push(self, samples: np.ndarray, overflows: int = 0) -> list[dict]:
-        """Receive a chunk (``overflows``: the radio's count so far); the results of the images it completed."""
+    def push(self, samples: np.ndarray, overflows: int = 0, gaps: Sequence[int] = ()) -> list[dict]:
+        """Receive a chunk; the results of the images it completed.
+
+        Args:
+            samples: complex (n,) baseband, the stream's next samples.
+            overflows: the radio's overflow count so far.
+            gaps: indices into ``samples`` before which the radio dropped samples (``Radio.receive_gaps``).
+        """
         arrived = time.perf_counter()
         self.overflows = max(self.overflows, overflows)
+        self._gaps.extend(self.stream.samples_processed + int(g) for g in gaps)
         return self._accept(self.stream.push(samples), arrived)
 
     def finish(self) -> list[dict]:
@@ -92,6 +107,7 @@ class Follower:
             header = frame.header
             if header.payload_kind != PayloadKind.JSCC or header.sequence in self._decoded:
                 continue
+            frame = self._erase_after_gap(frame)
             for sequence in [s for s in self._pending if s != header.sequence]:  # its transmission is over
                 results.append(self._decode(sequence, arrived))
             self._pending.setdefault(header.sequence, []).append(frame)
@@ -99,6 +115,22 @@ class Follower:
             if len(indices) >= header.frame_count:
                 results.append(self._decode(header.sequence, arrived))
         return results
+
+    def _erase_after_gap(self, frame: RxFrame) -> RxFrame:
+        """``frame`` with its payload symbols erased from the first OFDM symbol that a gap of the radio's
+        cuts or precedes (those samples came later than the receiver took them to); unchanged without one."""
+        ends = frame.start + self.stream.receiver.layout.payload_symbol_ends(frame.symbols.size)
+        inside = [gap for gap in self._gaps if frame.start < gap < ends[-1]]
+        if not inside:
+            return frame
+        kept = int(np.searchsorted(ends, min(inside), side="right")) * self.link.numerology.n_data
+        erased = frame.erased.copy()
+        erased[kept:] = True
+        self.frames_hit_by_overflows += 1
+        self.symbols_erased_by_overflows += int(np.count_nonzero(erased & ~frame.erased))
+        return dataclasses.replace(frame, symbols=np.where(erased, 0, frame.symbols).astype(frame.symbols.dtype),
+                                   noise_var=np.where(erased, np.inf, frame.noise_var).astype(frame.noise_var.dtype),
+                                   erased=erased)
 
     def _decode(self, sequence: int, arrived: float) -> dict:
         """Rebuild, score and write one image; report it in one line and in the summary."""
@@ -132,6 +164,8 @@ class Follower:
             "frames_decoded": self.frames_decoded,
             "samples_processed": samples,
             "overflows": self.overflows,
+            "frames_hit_by_overflows": self.frames_hit_by_overflows,
+            "symbols_erased_by_overflows": self.symbols_erased_by_overflows,
             "rx_msps": samples / wall_s / 1e6 if wall_s > 0 else None,
             "wall_s": wall_s,
             "config": self.config,

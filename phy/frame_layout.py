@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 from phy.frame_config import FrameConfig
 from phy.header import HEADER_CODED_BITS
 from phy.numerology import Numerology
@@ -86,6 +88,13 @@ class FrameLayout:
             out.append(Segment(ltf_start, ltf_start + ltf_len, count, n_h + done, done))
             done += count
         return out
+
+    def payload_symbol_ends(self, payload_len: int) -> np.ndarray:
+        """Where each payload OFDM symbol ends, int64 (n_payload_symbols,) [samples from the frame start]."""
+        n_h, sym = self.n_header_symbols, self.numerology.symbol_len
+        ends = [seg.first_symbol + (k + 1) * sym for i, seg in enumerate(self.segments(payload_len))
+                for k in range(n_h if i == 0 else 0, seg.n_symbols)]
+        return np.array(ends, np.int64)
 
     def frame_length(self, payload_len: int) -> int:
         """Samples in a frame carrying ``payload_len`` symbols (the inter-frame gap not included)."""

@@ -9,7 +9,8 @@ given in chunks of any size (a few hundred samples to millions):
    sample (2^16 samples: 3.3 ms at 20 MS/s, 33 ms at 2 MS/s), or at :meth:`StreamReceiver.finish`;
 2. the receiver runs on a window of the stream whenever ``hop`` new samples have arrived in it; frames
    that lie whole in the window are returned once, with ``start`` and ``diagnostics.timing`` counted from
-   the first sample of the stream;
+   the first sample of the stream (a frame cut by the window's end is only located,
+   :meth:`~phy.receiver.Receiver.receive_whole`: its payload is processed once, when it is whole);
 3. the window then drops what lies before the earliest frame still cut by its end, or before the last
    ``lead`` samples (a preamble and header that may have begun there).
 
@@ -34,6 +35,23 @@ from phy.samples import as_samples, remove_dc_offset
 
 DEFAULT_HOP = 1 << 18
 """Samples gathered between two runs of the receiver (~13 ms at 20 MS/s)."""
+MIN_HOP = 1 << 16
+"""Fewest samples between two runs of :func:`hop_for_latency`: each run has a fixed cost, and the frames of
+one run are processed together (vectorised), so a short hop costs throughput."""
+
+
+LOW_LATENCY_BLOCK = 1 << 16
+"""Samples per DC-offset estimate for follow mode: a frame waits up to one block (33 ms at 2 MS/s) to be
+received (the default, the receiver's ``chunk_samples``, treats a stream exactly as one buffer)."""
+DEFAULT_LATENCY_S = 0.05
+"""Seconds of baseband between two runs in :func:`hop_for_latency` (follow mode's): at 20 MS/s runs of a
+million samples, which keep the receiver near its whole-buffer speed."""
+
+
+def hop_for_latency(sample_rate: float, latency_s: float = DEFAULT_LATENCY_S) -> int:
+    """Samples between two runs of the receiver so that a frame waits at most ``latency_s`` [s] after its end
+    to be found (at least :data:`MIN_HOP`)."""
+    return max(MIN_HOP, round(latency_s * sample_rate))
 
 
 class StreamReceiver:
@@ -110,11 +128,13 @@ class StreamReceiver:
         self._fresh = 0
         cp_len = self.receiver.numerology.cp_len
         keep_from = self._window.size if final else max(0, self._window.size - self.lead)
+        if final:
+            frames = self.receiver.receive(self._window)
+        else:
+            frames, cut_start = self.receiver.receive_whole(self._window)
+            keep_from = keep_from if cut_start is None else min(keep_from, cut_start)
         out = []
-        for frame in self.receiver.receive(self._window):
-            if frame.truncated and not final:
-                keep_from = min(keep_from, frame.start)
-                continue
+        for frame in frames:
             start = self._offset + frame.start
             if any(abs(start - seen) <= cp_len for seen in self._returned):
                 continue

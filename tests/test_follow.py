@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import Air
+from fakes.fake_soapy import FakeSoapyHardware, FakeSoapyModule
 
 import ota.commands.replay as replay_command
+import ota.radios.soapy
 from ota.cli import main
 from phy.capture import capture_info, read_capture, write_capture
 
@@ -131,9 +134,59 @@ def test_ctrl_c_finishes_the_current_image_and_writes_the_summary(streams, tmp_p
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))
 
 
+def test_an_overflow_loses_only_the_image_whose_frame_it_hit(streams, kodim23, tmp_path, monkeypatch):
+    """Five transmissions on a fake SoapySDR device's air; the device drops 4096 samples in the middle of the
+    third's first frame: ``ota rx --follow`` counts the overflow, erases that frame's symbols from the gap on
+    (not read from the shifted samples after it) and decodes the other four images untouched."""
+    clean = read_capture(streams[5].with_name("clean5.sigmf-meta"))
+    hardware = FakeSoapyHardware(air=Air(sample_rate=clean.sample_rate, snr_db=30.0, seed=4))
+    monkeypatch.setattr(ota.radios.soapy, "_import_soapy", lambda: FakeSoapyModule([hardware]))
+    start = 3000
+    hardware.air.emit(clean.samples, start=start)
+    third = clean.annotations[2]
+    hit = start + third["sample_start"] + third["sample_count"] // 4  # inside the third's first frame
+    hardware.overflow_at_reads = {hit // hardware.mtu + 1}  # reads move one MTU each: this one drops there
+    real_read, end = hardware.air.read, start + clean.samples.size + (1 << 18)  # a Ctrl-C loses the chunk it cuts
+
+    def read_until_stopped(n: int) -> np.ndarray:
+        if hardware.air.now > end:
+            raise KeyboardInterrupt  # the operator stops the receiver once the transmissions are over
+        return real_read(n)
+
+    monkeypatch.setattr(hardware.air, "read", read_until_stopped)
+    out = tmp_path / "overflow"
+    assert main(["rx", "--radio", "soapy:driver=fake,serial=F00D", "--tx-gain", "50", "--rx-gain", "30",
+                 "--model", MODEL, "--reference", str(kodim23), "--follow", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overflows"] == 1 and summary["frames_hit_by_overflows"] == 1
+    assert [image["sequence"] for image in summary["images"]] == list(range(5))
+    assert all(image["complete"] for image in summary["images"])
+    erased = json.loads((out / "00002" / "result.json").read_text())["symbols_erased_fraction"]
+    assert summary["symbols_erased_by_overflows"] > 0
+    assert 0 < erased < 0.5  # from the gap to the end of the first of the image's two frames
+    assert all(image["psnr_db"] > 22 for index, image in enumerate(summary["images"]) if index != 2)
+
+
 @pytest.mark.parametrize(("args", "named"), [(["--count", "0"], "--count"), (["--sequence", "65535", "--count", "2"],
                                                                             "sequence numbers")])
 def test_bad_counts_are_refused(kodim23, tmp_path, capsys, args, named):
     capture = tmp_path / "x.sigmf-meta"
     assert main(["tx", str(kodim23), "--model", MODEL, "--radio", "capture", "--capture", str(capture), *args]) == 2
     assert named in capsys.readouterr().err and not capture.exists()
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["rx", "--radio", "capture", "--capture", "CAPTURE", "--follow", "0"], "--follow SECONDS must be positive"),
+    (["replay", "CAPTURE", "--follow", "--chunk", "0"], "--chunk must be a positive number"),
+    (["replay", "MISSING", "--follow"], "missing.sigmf-meta"),
+    (["replay", "NOT_A_CAPTURE", "--follow"], "not_a_capture.sigmf-meta"),
+])
+def test_bad_follow_input_is_one_line_and_exit_status_2(streams, tmp_path, capsys, args, named):
+    (tmp_path / "not_a_capture.sigmf-meta").write_text("{ not json")
+    paths = {"CAPTURE": str(streams[5]), "MISSING": str(tmp_path / "missing.sigmf-meta"),
+             "NOT_A_CAPTURE": str(tmp_path / "not_a_capture.sigmf-meta")}
+    out = tmp_path / "out"
+    assert main([paths.get(arg, arg) for arg in args] + ["--model", MODEL, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and named in err[0], err
+    assert not out.exists()  # nothing written

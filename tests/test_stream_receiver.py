@@ -70,6 +70,21 @@ def test_receiving_each_chunk_alone_would_lose_the_frames_that_straddle():
     assert len(alone) < len(receiver.receive(samples)) == len(_stream(receiver, samples, chunk, chunk)[0])
 
 
+def test_receive_whole_skips_only_the_cut_frames_and_says_where_the_first_starts():
+    """What the stream receiver runs between hops: the whole frames as :meth:`Receiver.receive` gives them, and
+    the cut ones located, not processed (a stream receives them later, whole)."""
+    receiver, samples = _setup(CAPTURES[0], repeats=2)
+    everything = receiver.receive(samples)
+    cut_at = (everything[2].start + everything[3].start) // 2  # inside the third frame
+    all_in_part = receiver.receive(samples[:cut_at])
+    whole, first_cut = receiver.receive_whole(samples[:cut_at])
+    assert [f.truncated for f in all_in_part] == [False, False, True]
+    assert [(f.start, f.header) for f in whole] == [(f.start, f.header) for f in all_in_part[:2]]
+    np.testing.assert_array_equal(whole[1].symbols, all_in_part[1].symbols)
+    assert first_cut == all_in_part[2].start
+    assert receiver.receive_whole(samples)[1] is None
+
+
 def test_a_hop_below_one_sample_is_refused():
     receiver, _ = _setup(CAPTURES[0], repeats=1)
     with pytest.raises(ValueError, match="positive"):

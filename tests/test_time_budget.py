@@ -78,6 +78,19 @@ def test_budgeted_stages_share_the_time_and_refuse_what_cannot_run(weights_dir, 
     assert trainer.shares(("discriminator", "adversarial")) == [("discriminator", 5), ("adversarial", 15)]
 
 
+def test_a_time_boxed_run_checkpoints_every_few_seconds_of_wall_time(weights_dir, monkeypatch, data_dir, tmp_path):
+    """``--checkpoint-minutes``: checkpoints by wall time, whatever the step interval (here never reached)."""
+    monkeypatch.setenv("JSCC_WEIGHTS_DIR", str(weights_dir))
+    config = TrainConfig.from_toml_text(tiny_toml(80, 5, 15, run={"checkpoint_interval": 100000}))
+    trainer = Trainer(config, data_dir=data_dir, out_dir=tmp_path, progress=False)
+    started = time.monotonic()
+    trainer.run(("pretrain",), budget=TimeBudget(process_age_s() + 6.0, reserve_s=0.5), checkpoint_every_s=1.5)
+    took = time.monotonic() - started
+    periodic = sorted(tmp_path.glob("checkpoint_*.pt"))
+    assert len(periodic) >= int(took / 1.5) - 1 >= 1  # one per 1.5 s of training (the last may fall at the end)
+    assert (tmp_path / "last.pt").is_file()
+
+
 def _ota_train(weights_dir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPOSITORY), "JSCC_WEIGHTS_DIR": str(weights_dir)}
     return subprocess.run([sys.executable, "-m", "ota.cli", "train", *args, "--no-progress"], cwd=REPOSITORY,

@@ -68,13 +68,14 @@ def follow(args: argparse.Namespace) -> int:
         started = time.monotonic()
         try:
             while time.monotonic() - started < args.follow:
-                follower.push(radio.receive(chunk), overflows=radio.overflows)
+                follower.push(radio.receive(chunk), overflows=radio.overflows, gaps=radio.receive_gaps)
         except (KeyboardInterrupt, EndOfCapture) as stop:
             print("interrupted: finishing the current image" if isinstance(stop, KeyboardInterrupt)
                   else "end of the capture")
     follower.finish()
     summary = follower.summary()
     print(f"{summary['images_decoded']} images ({summary['images_incomplete']} incomplete), "
-          f"{summary['frames_decoded']} frames, {summary['overflows']} overflows, {summary['rx_msps']:.2f} MS/s; "
+          f"{summary['frames_decoded']} frames, {summary['overflows']} overflows "
+          f"({summary['symbols_erased_by_overflows']} symbols erased), {summary['rx_msps']:.2f} MS/s; "
           f"wrote {args.out}/summary.json")
     return 0

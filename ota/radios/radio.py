@@ -57,7 +57,8 @@ class Radio(ABC):
     Subclasses implement ``_apply``, ``_transmit``, ``_stop``, ``_receive`` and ``_close``; this class
     checks the arguments and that the radio is open, so that every backend behaves the same.
     :attr:`overflows` counts the receive overflows (samples the device dropped) that the backend's library
-    reports (SoapySDR's ``SOAPY_SDR_OVERFLOW``; pyadi-iio reports none, so a Pluto's stays 0).
+    reports (SoapySDR's ``SOAPY_SDR_OVERFLOW``; pyadi-iio reports none, so a Pluto's stays 0), and
+    :attr:`receive_gaps` says where the last :meth:`receive`'s output has them.
 
     A backend declares, as class attributes, what :mod:`ota.radios` needs to list and open it:
 
@@ -102,6 +103,8 @@ class Radio(ABC):
         self.name = name
         self._closed = False
         self.overflows = 0
+        self.receive_gaps: list[int] = []
+        """Indices into the last :meth:`receive`'s samples before which the device dropped samples."""
 
     @property
     def config(self) -> RadioConfig:
@@ -148,6 +151,7 @@ class Radio(ABC):
         self._check_open()
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"receive(n): n={n!r} must be a positive integer number of samples")
+        self.receive_gaps = []
         samples = self._receive(int(n))
         return np.asarray(samples, dtype=np.complex64)
 

@@ -69,7 +69,7 @@ class SoapyRadio(DeviceRadio):
         channel: the device channel used for RX and TX.
 
     Attributes:
-        overflows: RX overflows seen (samples the device dropped).
+        overflows: RX overflows seen (samples the device dropped); each also in ``receive_gaps``.
         underflows: TX underflows the device reported (gaps on air).
         timeouts: readStream timeouts that were retried.
     """
@@ -208,6 +208,7 @@ class SoapyRadio(DeviceRadio):
                 self.timeouts += 1
             elif result.ret == soapy.SOAPY_SDR_OVERFLOW:
                 overflows += 1
+                self.receive_gaps.append(got)
             else:
                 raise RadioError(f"{self.name}: readStream failed: {soapy.errToStr(result.ret)} ({result.ret})")
         if overflows:
