@@ -76,15 +76,16 @@ class StreamReceiver:
         self._pending: list[np.ndarray] = []  # samples of the DC block not yet complete
         self._pending_size = 0
         self._window = np.zeros(0, np.complex64)
+        self._parts: list[np.ndarray] = []  # samples added since the last run, joined to the window at the next
         self._offset = 0  # stream index of the window's first sample
-        self._fresh = 0  # samples added to the window since the last run
+        self._fresh = 0  # samples in _parts
         self._returned: list[int] = []  # stream starts of the frames returned, still in the window
         self.samples_processed = 0
 
     @property
     def buffered(self) -> int:
         """Samples held now (bounded by ``hop`` plus the longest frame, ``lead`` and one DC block)."""
-        return self._window.size + self._pending_size
+        return self._window.size + self._fresh + self._pending_size
 
     def push(self, chunk: object) -> list[RxFrame]:
         """Add baseband samples (any numeric (n,) array); the frames completed by them, in stream order."""
@@ -100,7 +101,7 @@ class StreamReceiver:
     def finish(self) -> list[RxFrame]:
         """End of stream: the frames left, those cut by the end included (``truncated``); then empty."""
         frames = self._add(self._take(self._pending_size), run=False)
-        frames += self._run(final=True) if self._window.size else []
+        frames += self._run(final=True) if self._window.size + self._fresh else []
         self._window = np.zeros(0, np.complex64)
         return frames
 
@@ -113,11 +114,12 @@ class StreamReceiver:
         return remove_dc_offset(block.copy(), block, self.block) if self.remove_dc else block
 
     def _add(self, x: np.ndarray, run: bool = True) -> list[RxFrame]:
-        """Append ``x`` to the window, running the receiver every ``hop`` new samples."""
+        """Add ``x`` to the stream, running the receiver every ``hop`` new samples (joined once per run: the
+        window is not copied per DC block)."""
         frames: list[RxFrame] = []
         for start in range(0, x.size, self.hop):
             part = x[start : start + self.hop]
-            self._window = np.concatenate([self._window, part]) if self._window.size else part.copy()
+            self._parts.append(part)
             self._fresh += part.size
             if run and self._fresh >= self.hop:
                 frames += self._run(final=False)
@@ -125,7 +127,8 @@ class StreamReceiver:
 
     def _run(self, final: bool) -> list[RxFrame]:
         """Receive the window; return the new whole frames (all new frames when ``final``); trim it."""
-        self._fresh = 0
+        self._window = np.concatenate([self._window, *self._parts])
+        self._parts, self._fresh = [], 0
         cp_len = self.receiver.numerology.cp_len
         keep_from = self._window.size if final else max(0, self._window.size - self.lead)
         if final:
