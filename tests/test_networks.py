@@ -119,6 +119,19 @@ def test_snr_conditioning_changes_encoder_and_generator() -> None:
         assert torch.equal(fixed.decode(low, size=(32, 32), snr_db=1.0), fixed.decode(low, size=(32, 32), snr_db=13.0))
 
 
+def test_a_condition_above_the_snr_range_is_taken_at_its_top() -> None:
+    """A receiver's SNR estimate on a clean bench (40 dB) must not push the networks' condition past the range
+    they are built for (0..20 dB here): extrapolated upward it made every shipped model draw worse images from
+    better symbols. Below the range the condition still counts. (The same clamp applies to the generator's
+    condition and SNR maps: models.snr_attention.normalise_snr.)"""
+    model = small_model()
+    x = images(1, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model.encode(x, 40.0), model.encode(x, 20.0))
+        assert not torch.equal(model.encode(x, 19.0), model.encode(x, 20.0))
+        assert not torch.equal(model.encode(x, -5.0), model.encode(x, 0.0))
+
+
 def test_erasure_mask_is_an_input_not_a_zero() -> None:
     model = small_model()
     with torch.no_grad():
