@@ -38,8 +38,6 @@ DEFAULT_HOP = 1 << 18
 MIN_HOP = 1 << 16
 """Fewest samples between two runs of :func:`hop_for_latency`: each run has a fixed cost, and the frames of
 one run are processed together (vectorised), so a short hop costs throughput."""
-
-
 LOW_LATENCY_BLOCK = 1 << 16
 """Samples per DC-offset estimate for follow mode: a frame waits up to one block (33 ms at 2 MS/s) to be
 received (the default, the receiver's ``chunk_samples``, treats a stream exactly as one buffer)."""
