@@ -15,7 +15,8 @@ and ``OUT/<n>/`` with ``reconstruction.png`` and ``result.json`` (written atomic
 would slow the stream). ``OUT/summary.json`` is rewritten (atomically) after each image and at the end:
 ``images_decoded``, ``images_incomplete``, ``frames_decoded``, ``samples_processed``, ``overflows``,
 ``frames_hit_by_overflows``, ``symbols_erased_by_overflows``, ``rx_msps`` (achieved: samples over wall time)
-and one entry per image.
+and one entry per image, for the last :data:`SUMMARY_IMAGES` (a receiver left running for days keeps its
+memory and its summary's size flat; every image's own ``result.json`` stays).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from phy.stream_receiver import LOW_LATENCY_BLOCK, StreamReceiver, hop_for_laten
 REMEMBERED = 8
 """Recently decoded sequences whose repeated frames are ignored."""
 GAPS_KEPT = 64
+SUMMARY_IMAGES = 1000
+"""Images listed in ``summary.json`` (the latest; the counts cover all)."""
 """Overflow gaps remembered: far more than the frames a stream window holds at once."""
 
 
@@ -71,7 +74,9 @@ class Follower:
         self._pending: dict[int, list[RxFrame]] = {}
         self._decoded: deque[int] = deque(maxlen=REMEMBERED)
         self._started = time.perf_counter()
-        self.images: list[dict] = []
+        self.images: deque[dict] = deque(maxlen=SUMMARY_IMAGES)
+        self.images_decoded = 0
+        self.images_incomplete = 0
         self.frames_decoded = 0
         self.overflows = 0
         self.frames_hit_by_overflows = 0
@@ -138,7 +143,7 @@ class Follower:
         self._decoded.append(sequence)
         started = time.perf_counter()
         rx = self.link.image_of(frames, sequence)
-        index = len(self.images)
+        index = self.images_decoded
         reception = Reception(rx=rx, samples=np.zeros(0, np.complex64), numerology=self.link.numerology,
                               cbr=self.link.cbr, wall_s=time.perf_counter() - started,
                               config={**self.config, "sequence": sequence}, reference=self.reference,
@@ -150,6 +155,8 @@ class Follower:
                  "psnr_db": result["psnr_db"], "latency_ms": latency_ms,
                  "complete": result["frames_decoded"] == result["frames_expected"]}
         self.images.append(entry)
+        self.images_decoded += 1
+        self.images_incomplete += not entry["complete"]
         self.frames_decoded += len({f.header.frame_index for f in frames})
         self.print_line(_line(entry))
         self.write_summary()
@@ -159,8 +166,8 @@ class Follower:
         wall_s = time.perf_counter() - self._started
         samples = self.stream.samples_processed
         return {
-            "images_decoded": len(self.images),
-            "images_incomplete": sum(not image["complete"] for image in self.images),
+            "images_decoded": self.images_decoded,
+            "images_incomplete": self.images_incomplete,
             "frames_decoded": self.frames_decoded,
             "samples_processed": samples,
             "overflows": self.overflows,
@@ -169,7 +176,7 @@ class Follower:
             "rx_msps": samples / wall_s / 1e6 if wall_s > 0 else None,
             "wall_s": wall_s,
             "config": self.config,
-            "images": self.images,
+            "images": list(self.images),
         }
 
     def write_summary(self) -> Path:

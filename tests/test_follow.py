@@ -15,6 +15,7 @@ from fakes import Air
 from fakes.fake_soapy import FakeSoapyHardware, FakeSoapyModule
 
 import ota.commands.replay as replay_command
+import ota.follow as follow
 import ota.radios.soapy
 from ota.cli import main
 from phy.capture import capture_info, read_capture, write_capture
@@ -113,6 +114,18 @@ def test_rx_follow_from_a_replayed_capture_stops_at_its_end(streams, kodim23, tm
     assert [image["sequence"] for image in summary["images"]] == list(range(5))
     assert summary["config"]["radio"]["kind"] == "capture"
     assert "end of the capture" in capsys.readouterr().out
+
+
+def test_the_summary_lists_only_the_latest_images_and_counts_them_all(streams, tmp_path, monkeypatch):
+    """A receiver left running keeps a summary of bounded size: the last SUMMARY_IMAGES images listed, all counted,
+    and every image's folder written."""
+    monkeypatch.setattr(follow, "SUMMARY_IMAGES", 3)
+    out = tmp_path / "bounded"
+    assert main(["replay", str(streams[5]), "--follow", "--model", MODEL, "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images_decoded"] == 5 and summary["images_incomplete"] == 0
+    assert [image["sequence"] for image in summary["images"]] == [2, 3, 4]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [f"{i:05d}" for i in range(5)]
 
 
 def test_ctrl_c_finishes_the_current_image_and_writes_the_summary(streams, tmp_path, monkeypatch):
