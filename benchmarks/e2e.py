@@ -36,6 +36,7 @@ if __name__ == "__main__" and not __package__:  # run as a file: its folder's mo
 from models.image_io import load_image  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.registry import DEFAULT_MODEL  # noqa: E402
+from ota.cli import main as ota  # noqa: E402
 from ota.link import Link  # noqa: E402
 from ota.options import resolve_image, versions  # noqa: E402
 from phy.channel import ChannelEmulator, get_profile  # noqa: E402
@@ -115,8 +116,6 @@ FOLLOW_STAGES = {  # follow mode's stages: (module, function) whose cumulative t
 def follow_chain(spec: str, args: argparse.Namespace, count: int = 5) -> dict:
     """``ota replay --follow`` of ``count`` transmissions of the image (``ota tx --count``, one capture) in this
     process, under cProfile: wall time, images/s and where the time goes (seconds per stage, and the rest)."""
-    from ota.cli import main as ota
-
     with tempfile.TemporaryDirectory() as folder:
         capture = str(Path(folder) / "stream.sigmf-meta")
         if ota(["tx", spec, "--model", args.model, "--radio", "capture", "--capture", capture,

@@ -354,7 +354,7 @@ class DeepJSCC(nn.Module):
 
         Returns:
             (B, 3, H, W) images in [0, 1]. The generator's SNR condition is -10 log10 of the mean noise
-            variance of the non-erased symbols, clamped to SNR_LIMITS_DB.
+            variance of the non-erased symbols, clamped as :func:`~models.snr_attention.normalise_snr` clamps.
         """
         y_hat, erased_map, noise_var_map, effective = self.receive(s_hat, size, noise_var, snr_db, erased)
         return self.generator(y_hat, erased_map, noise_var_map, effective)[:, :, : size[0], : size[1]]

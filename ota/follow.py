@@ -124,6 +124,8 @@ class Follower:
     def _erase_after_gap(self, frame: RxFrame) -> RxFrame:
         """``frame`` with its payload symbols erased from the first OFDM symbol that a gap of the radio's
         cuts or precedes (those samples came later than the receiver took them to); unchanged without one."""
+        if not self._gaps:
+            return frame
         ends = frame.start + self.stream.receiver.layout.payload_symbol_ends(frame.symbols.size)
         inside = [gap for gap in self._gaps if frame.start < gap < ends[-1]]
         if not inside:
