@@ -8,12 +8,14 @@ Measured (all on the default numerology, FFT 64 at 2 MS/s, single process, one B
 * ``rx_msps``: receiver throughput on a 10 s capture at 2 MS/s holding frames (JSCC-like payloads of
   24576 symbols, each burst through its own ``lab`` channel draw at 20 dB, the emulator's noise
   padding between bursts), wall clock and CPU time (``rx_msps_cpu``; on a shared machine the wall
-  clock includes other processes' turns), measured in a fresh process, with a profile of where the
-  time goes; ``tx_msps_cpu``: the transmitter making that capture's bursts (CPU time);
+  clock includes other processes' turns): the median over ``RECEIVE_RUNS`` fresh processes (each
+  value, the minimum and maximum under ``rx_runs``), with a profile of where the time goes;
+  ``rx_msps_numpy_hugepages``: the same with numpy's own huge-page policy instead of ``ota``'s
+  (:data:`ota.NUMPY_ENVIRONMENT`); ``tx_msps_cpu``: the transmitter making that capture's bursts (CPU time);
 * ``stream_rx``: the same capture received as a stream, as ``ota rx --follow`` receives one at 2 and at
   20 MS/s (50 ms chunks, the receiver run every ``phy.stream_receiver.hop_for_latency`` samples): CPU-time
   throughput (``msps_cpu``), frames found, most samples held;
-* ``peak_rss_mb``: peak resident memory of that receiving process (the capture itself is 160 MB);
+* ``peak_rss_mb``: peak resident memory of a receiving process (median) (the capture itself is 160 MB);
 * ``snr_est_max_err_db``: largest per-frame SNR-estimate error over AWGN at 0, 5, ..., 30 dB;
 * ``detect_rate_lab_5db``: frames received with their header over ``lab`` at 5 dB;
 * ``false_frames_noise_10s``: frames reported in 10 s (20 M samples) of complex Gaussian noise;
@@ -66,6 +68,7 @@ from benchmarks.link_measurements import (  # noqa: E402
 )
 from models.png_file import write_png  # noqa: E402
 from models.progress import Progress  # noqa: E402
+from ota import NUMPY_ENVIRONMENT  # noqa: E402
 from phy.channel import ChannelEmulator  # noqa: E402
 from phy.frame_config import FrameConfig  # noqa: E402
 from phy.header import PayloadKind  # noqa: E402
@@ -77,6 +80,7 @@ from phy.stream_receiver import LOW_LATENCY_BLOCK, StreamReceiver, hop_for_laten
 from phy.transmitter import Transmitter  # noqa: E402
 
 IMAGE_SYMBOLS = 24576  # a 512 x 768 image at CBR 1/48
+RECEIVE_RUNS = 5  # fresh processes per setting that receive the 10 s capture
 STREAM_RATES = (2e6, 20e6)  # follow mode's stream settings at these sample rates
 SNR_GRID_DB = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0)
 BER_GRID_DB = (6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0)
@@ -133,39 +137,81 @@ def receive_stream(rx: Receiver, x: np.ndarray, sample_rate: float) -> dict:
             "max_samples_held": held}
 
 
-def receive_file(path: str) -> dict:
-    """Receive a saved capture in this (fresh) process: timings, frames found and peak memory; then the same
-    capture as a stream, with follow mode's settings at 2 and at 20 MS/s."""
+def receive_file(path: str, detail: bool) -> dict:
+    """Receive a saved capture in this (fresh) process: timings, frames found and peak memory; with
+    ``detail`` also a profile and the same capture as a stream, with follow mode's settings at 2 and at
+    20 MS/s."""
     x = np.load(path)
     rx = Receiver(Numerology(), ReceiverConfig())
     rx.receive(x[:200000])  # warm-up (imports, caches)
+    system = resource.getrusage(resource.RUSAGE_SELF).ru_stime
     wall, cpu = time.perf_counter(), time.process_time()
     frames = rx.receive(x)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result = {
         "rx_msps": x.size / wall / 1e6,
         "rx_msps_cpu": x.size / cpu / 1e6,
         "rx_wall_s": wall,
         "rx_cpu_s": cpu,
+        "rx_system_s": usage.ru_stime - system,
+        "numpy_madvise_hugepage": bool(np._core.multiarray._get_madvise_hugepage()),
         "capture_frames_received": len(frames),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rx_profile": profile_receiver(rx, x),
-        "stream_rx": {f"{rate / 1e6:g}_msps": receive_stream(rx, x, rate) for rate in STREAM_RATES},
+        "peak_rss_mb": usage.ru_maxrss / 1024,
     }
+    if detail:
+        result["rx_profile"] = profile_receiver(rx, x)
+        result["stream_rx"] = {f"{rate / 1e6:g}_msps": receive_stream(rx, x, rate) for rate in STREAM_RATES}
+    return result
+
+
+def in_fresh_process(path: Path, detail: bool, environment: dict[str, str]) -> dict:
+    """:func:`receive_file` in a new process started with ``environment`` added to this one's."""
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(receive_file, str(path), detail).result()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
+
+
+def spread(runs: list[dict], key: str) -> dict:
+    """Median, minimum and maximum of ``key`` over ``runs``, and every run's value."""
+    values = [run[key] for run in runs]
+    return {"median": float(np.median(values)), "min": min(values), "max": max(values), "runs": values}
 
 
 def throughput(tx: Transmitter, rng: np.random.Generator, folder: Path) -> dict:
-    """Receiver speed on a 10 s capture, measured in a fresh process (so that its peak memory is its own)."""
+    """Receiver speed on a 10 s capture, each measurement in a fresh process (a first pass over new
+    memory, as ``ota rx`` makes, and its own peak memory): ``RECEIVE_RUNS`` processes with ``ota``'s numpy
+    settings (:data:`ota.NUMPY_ENVIRONMENT`; the figures reported are their medians) and as many with
+    numpy's own huge-page policy, for comparison."""
     x, sent, tx_cpu = capture(tx, 10.0, 20.0, rng)
     path = folder / "capture.npy"
     np.save(path, x)
     try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            result = pool.submit(receive_file, str(path)).result()
+        ota_runs = [in_fresh_process(path, i == 0, NUMPY_ENVIRONMENT) for i in range(RECEIVE_RUNS)]
+        numpy_runs = [in_fresh_process(path, False, {"NUMPY_MADVISE_HUGEPAGE": "1"}) for _ in range(RECEIVE_RUNS)]
     finally:
         path.unlink()
-    return {**result, "tx_msps_cpu": x.size / tx_cpu / 1e6, "capture_samples": int(x.size),
-            "capture_frames_sent": sent, "load_average": list(os.getloadavg())}
+    first = ota_runs[0]
+    return {
+        **{key: first[key] for key in ("capture_frames_received", "rx_profile", "stream_rx")},
+        "rx_msps": spread(ota_runs, "rx_msps")["median"],
+        "rx_msps_cpu": spread(ota_runs, "rx_msps_cpu")["median"],
+        "rx_runs": {key: spread(ota_runs, key) for key in ("rx_msps", "rx_msps_cpu", "rx_system_s", "peak_rss_mb")},
+        "rx_msps_numpy_hugepages": spread(numpy_runs, "rx_msps")["median"],
+        "rx_runs_numpy_hugepages": {key: spread(numpy_runs, key) for key in ("rx_msps", "rx_msps_cpu",
+                                                                             "rx_system_s")},
+        "peak_rss_mb": spread(ota_runs, "peak_rss_mb")["median"],
+        "tx_msps_cpu": x.size / tx_cpu / 1e6, "capture_samples": int(x.size),
+        "capture_frames_sent": sent, "load_average": list(os.getloadavg()),
+    }
 
 
 def snr_estimates(tx: Transmitter, rx: Receiver, rng: np.random.Generator) -> dict:
@@ -313,9 +359,9 @@ def main(argv: list[str] | None = None) -> dict:
         json.dump(result, f, separators=(",", ":"))  # one line: the constellation holds thousands of points
     os.replace(f.name, args.out / "phy.json")
     plot(result, args.out)
-    summary = {k: result[k] for k in ("rx_msps", "rx_msps_cpu", "stream_rx", "tx_msps_cpu", "peak_rss_mb",
-                                      "snr_est_max_err_db", "detect_rate_lab_5db", "false_frames_noise_10s",
-                                      "post_eq_snr_loss_lab_db", "qpsk_ber_gap_db")}
+    summary = {k: result[k] for k in ("rx_msps", "rx_msps_cpu", "rx_msps_numpy_hugepages", "stream_rx",
+                                      "tx_msps_cpu", "peak_rss_mb", "snr_est_max_err_db", "detect_rate_lab_5db",
+                                      "false_frames_noise_10s", "post_eq_snr_loss_lab_db", "qpsk_ber_gap_db")}
     print(json.dumps(summary, indent=1))
     return result
 

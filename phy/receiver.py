@@ -398,7 +398,7 @@ class Receiver:
         snr, per_sc = snr_db((energy(heads.y) + sum(s.energy for s in segments)) / count, noise_var)
         eq = heads.y[:, :, d] * heads.correction[:, :, d] / heads.estimate.h[:, None, d]
         evm_db = 10 * np.log10(np.mean(np.abs(eq - x_header) ** 2, axis=(1, 2)))
-        flat = variance.reshape(variance.shape[0], -1)[:, : erased.size][:, ~erased]
+        flat = variance.reshape(variance.shape[0], -1)[:, : np.count_nonzero(~erased)]  # the received ones lead
         mean_var = np.mean(flat, axis=1) if flat.shape[1] else np.full(flat.shape[0], np.inf)
         post_db = 10 * np.log10(payload_power / mean_var)
         main = segments[0].track if segments else heads.track  # the first payload segment's, else the header's

@@ -126,32 +126,33 @@ class Detector:
     def block_sums(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-block lag-P correlation (n_blocks - 1,) complex128 and energy (n_blocks,) float64."""
         p = self.period
-        n_blocks = x.size // p
-        corr = np.empty(max(n_blocks - 1, 0), dtype=np.complex128)
-        energy = np.empty(n_blocks, dtype=np.float64)
-        ones = np.ones(p, dtype=np.complex64)
-        for b0 in range(0, n_blocks, self.chunk_blocks):
-            b1 = min(b0 + self.chunk_blocks, n_blocks)
-            xb = x[b0 * p : min(b1 + 1, n_blocks) * p].reshape(-1, p)
-            corr[b0 : b0 + xb.shape[0] - 1] = (xb[:-1] * np.conj(xb[1:])) @ ones
-            xf = x[b0 * p : b1 * p].view(np.float32).reshape(-1, 2 * p)
-            energy[b0:b1] = np.einsum("ij,ij->i", xf, xf)
-        return corr, energy
+        xb = x[: x.size // p * p].reshape(-1, p)
+        corr = ((xb[:-1] * np.conj(xb[1:])) @ np.ones(p, dtype=np.complex64)).astype(np.complex128)
+        xf = xb.view(np.float32)
+        return corr, np.einsum("ij,ij->i", xf, xf).astype(np.float64)
 
     def metric(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(rho2 float64 (n_pos,), window correlation complex128 (n_pos,))`` at positions ``j P``."""
-        corr, energy = self.block_sums(x)
-        w = self.window_blocks
-        n_pos = energy.size - w
+        """``(rho2 float64 (n_pos,), window correlation complex128 (n_pos,))`` at positions ``j P``.
+
+        Computed ``chunk`` samples at a time (each chunk's block sums with the ``W`` blocks after it), so
+        that the temporaries stay small whatever the buffer's length.
+        """
+        p, w = self.period, self.window_blocks
+        n_pos = x.size // p - w
         if n_pos <= 0:
             return np.zeros(0), np.zeros(0, complex)
-        c_corr = np.concatenate([[0], np.cumsum(corr)])
-        c_energy = np.concatenate([[0], np.cumsum(energy)])
-        window = c_corr[w : w + n_pos] - c_corr[:n_pos]
-        e_a = c_energy[w : w + n_pos] - c_energy[:n_pos]
-        e_b = c_energy[w + 1 : w + 1 + n_pos] - c_energy[1 : 1 + n_pos]
-        den = e_a * e_b
-        rho2 = np.where(den > 0, (window.real**2 + window.imag**2) / np.where(den > 0, den, 1), 0.0)
+        rho2, window = np.empty(n_pos), np.empty(n_pos, complex)
+        for j0 in range(0, n_pos, self.chunk_blocks):
+            j1 = min(j0 + self.chunk_blocks, n_pos)
+            corr, energy = self.block_sums(x[j0 * p : (j1 + w) * p])
+            c_corr = np.concatenate([[0], np.cumsum(corr)])
+            c_energy = np.concatenate([[0], np.cumsum(energy)])
+            count = j1 - j0
+            window[j0:j1] = c_corr[w : w + count] - c_corr[:count]
+            e_a = c_energy[w : w + count] - c_energy[:count]
+            den = e_a * (c_energy[w + 1 : w + 1 + count] - c_energy[1 : 1 + count])
+            part = window[j0:j1]
+            rho2[j0:j1] = np.where(den > 0, (part.real**2 + part.imag**2) / np.where(den > 0, den, 1), 0.0)
         return rho2, window
 
     def detect(self, x: np.ndarray) -> Detections:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,15 @@ def test_training_needs_no_radio_or_digital_chain_libraries():
     """What the GPU machine lacks (sigmf, sionna, pillow-heif, jsonschema) stays out of ``ota train``."""
     modules = _modules_after("train", ["train", "--help"])
     assert not {"sigmf", "sionna", "pillow_heif", "jsonschema", "matplotlib"} & modules
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "False"), ("1", "True")])
+def test_ota_turns_numpys_huge_page_advice_off_unless_told_otherwise(setting, expected):
+    """``ota`` sets ``NUMPY_MADVISE_HUGEPAGE=0`` before numpy loads (see :mod:`ota`); a user's own setting wins."""
+    environment = {name: value for name, value in os.environ.items() if name != "NUMPY_MADVISE_HUGEPAGE"}
+    if setting is not None:
+        environment["NUMPY_MADVISE_HUGEPAGE"] = setting
+    probe = "import ota.cli, numpy; print(numpy._core.multiarray._get_madvise_hugepage())"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPOSITORY, env=environment, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.split() == [expected]

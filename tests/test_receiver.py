@@ -28,6 +28,7 @@ from phy.numerology import SUPPORTED_FFT_SIZES, Numerology  # noqa: E402
 from phy.receiver import Receiver  # noqa: E402
 from phy.receiver_config import ReceiverConfig  # noqa: E402
 from phy.samples import SampleFormatError  # noqa: E402
+from phy.synchronization import Detector  # noqa: E402
 from phy.transmitter import Transmitter  # noqa: E402
 
 NO_CLIP = FrameConfig(peak_limit=None)
@@ -77,6 +78,20 @@ def test_stream_of_frames_at_any_offset_with_noise_between() -> None:
     pieces.append(complex_noise(1000, rng, noise_power))
     frames = Receiver(num).receive(np.concatenate(pieces))
     assert [(f.start, f.header) for f in frames] == sent
+
+
+def test_detection_metric_is_the_same_whatever_its_chunk() -> None:
+    """The detector computes its metric a chunk at a time; the chunks' seams must not show in it."""
+    num = Numerology()
+    rng = np.random.default_rng(12)
+    burst = Transmitter(num, FrameConfig(max_payload_symbols=20)).transmit(gaussian_symbols(3000, rng))
+    x = np.concatenate([complex_noise(5000, rng, 1e-4), burst.samples, complex_noise(7001, rng, 1e-4)])
+    preamble = Receiver(num).preamble
+    whole = Detector(preamble, chunk=1 << 20).metric(x)
+    for chunk in (4096, 4096 + 16 * 3, 10000):
+        for got, want in zip(Detector(preamble, chunk=chunk).metric(x), whole, strict=True):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
 def test_truncated_frame_erases_what_was_not_received() -> None:
