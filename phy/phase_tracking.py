@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.signal
 
 
 @dataclass(frozen=True)
@@ -158,15 +157,26 @@ class _Smoother:
             return np.where(flat, m, (1.0 - a**m) / np.where(flat, 0.5, 1.0 - a))
 
     def apply(self, q: np.ndarray) -> np.ndarray:
-        """``W @ q`` row by row for complex ``q`` (B, n)."""
-        out = np.empty_like(q)
-        for i, a in enumerate(self.alpha[:, 0]):
-            if a == 1.0:
-                out[i] = q[i].mean()
-                continue
-            forward = scipy.signal.lfilter([1.0], [1.0, -a], q[i])
-            backward = scipy.signal.lfilter([1.0], [1.0, -a], q[i, ::-1])[::-1]
-            out[i] = (forward + backward - q[i]) / self.den[i]
+        """``W @ q`` for complex ``q`` (B, n): the two one-sided sums, the middle counted once, over ``den``."""
+        forward = self._one_sided(q)
+        backward = self._one_sided(q[:, ::-1])[:, ::-1]
+        out = (forward + backward - q) / self.den
+        flat = self.alpha[:, 0] == 1.0
+        out[flat] = np.mean(q[flat], axis=1, keepdims=True)
+        return out
+
+    def _one_sided(self, q: np.ndarray) -> np.ndarray:
+        """``sum_{j <= l} alpha^(l - j) q[j]`` along each row of ``q`` (B, n), complex128 (B, n).
+
+        The recursion ``s[l] = alpha s[l - 1] + q[l]`` by prefix doubling: after the step with span ``d``
+        each ``s[l]`` holds the sum over the last ``2 d`` symbols, so log2(n) steps, each vectorised over
+        the whole batch (a row-by-row filter costs a Python call per frame).
+        """
+        out = np.array(q, dtype=np.complex128)
+        power, span = self.alpha.copy(), 1  # power = alpha^span, (B, 1)
+        while span < self.n:
+            out[:, span:] += power * out[:, :-span]  # the right side is evaluated first: the old values
+            power, span = power * power, 2 * span
         return out
 
     def self_weight(self) -> np.ndarray:
