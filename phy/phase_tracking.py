@@ -61,14 +61,18 @@ class PhaseTrack:
 
     def correction(self, subcarriers: np.ndarray) -> np.ndarray:
         """``exp(-j (cpe + k slope))``, complex64 (B, n, len(subcarriers)), or (B, n, 1) when no slope."""
-        phase = self.cpe.astype(np.float32)[:, :, None]
+        minus_cpe = -self.cpe.astype(np.float32)[:, :, None]
         if np.any(self.slope):
-            k = np.asarray(subcarriers, dtype=np.float32)[None, None, :]
-            phase = phase + self.slope.astype(np.float32)[:, :, None] * k
+            minus_k = -np.asarray(subcarriers, dtype=np.float32)[None, None, :]
+            phase = np.multiply(self.slope.astype(np.float32)[:, :, None], minus_k)
+            phase += minus_cpe
+        else:
+            phase = minus_cpe
         out = np.empty(phase.shape, dtype=np.complex64)
-        out.real = np.cos(phase)
-        out.imag = np.sin(phase)
-        return np.conj(out, out=out)
+        parts = out.view(np.float32).reshape(*phase.shape, 2)
+        np.cos(phase, out=parts[..., 0])
+        np.sin(phase, out=parts[..., 1])
+        return out
 
 
 def _estimate_sfo(z: np.ndarray, pilots: np.ndarray, times: np.ndarray, fft_size: int) -> np.ndarray:
