@@ -4,9 +4,9 @@ Importing it sets numpy's documented ``NUMPY_MADVISE_HUGEPAGE`` to 0 unless it i
 reads it once, when it is first imported, so this holds for ``ota`` commands and for programs that
 import ``ota`` before numpy). numpy otherwise asks the kernel for transparent huge pages on every array
 of 4 MiB and more; where the kernel's THP ``defrag`` policy is ``madvise`` (its default), the first
-touch of such memory can stall in direct compaction. On the project's 2-core machine that cost the
-receiver's first pass over a 10 s capture about 0.4 s of system time out of 1.4 s
-(``benchmarks/phy.py``: ``rx_msps`` against ``rx_msps_numpy_hugepages`` in
+touch of such memory can stall in direct compaction. On the project's 2-core machine the receiver's
+first pass over a 10 s capture spent up to 0.66 s in the kernel with the advice and 0.13 to 0.16 s
+without it (``benchmarks/phy.py``: ``rx_runs`` against ``rx_runs_numpy_hugepages`` in
 ``docs/benchmarks/phy/phy.json``). ``NUMPY_MADVISE_HUGEPAGE=1`` restores numpy's behaviour.
 """
 
