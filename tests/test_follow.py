@@ -19,6 +19,7 @@ import ota.follow as follow
 import ota.radios.soapy
 from ota.cli import main
 from phy.capture import capture_info, read_capture, write_capture
+from phy.receiver import Receiver
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 MODEL = "mse-cbr48"  # the fastest decoder: the test is about the stream, not the model
@@ -178,6 +179,20 @@ def test_an_overflow_loses_only_the_image_whose_frame_it_hit(streams, kodim23, t
     assert summary["symbols_erased_by_overflows"] > 0
     assert 0 < erased < 0.5  # from the gap to the end of the first of the image's two frames
     assert all(image["psnr_db"] > 22 for index, image in enumerate(summary["images"]) if index != 2)
+
+
+def test_tx_count_on_a_radio_sends_each_transmission_as_its_own_burst(kodim23, monkeypatch):
+    """``ota tx --count 3`` on a (fake) SoapySDR device: three bursts, one after the other, sequence numbers
+    0, 1, 2, each with every frame of the image."""
+    hardware = FakeSoapyHardware(air=Air(sample_rate=2e6, snr_db=40.0, seed=5))
+    monkeypatch.setattr(ota.radios.soapy, "_import_soapy", lambda: FakeSoapyModule([hardware]))
+    assert main(["tx", str(kodim23), "--radio", "soapy:driver=fake,serial=F00D", "--tx-gain", "50",
+                 "--model", MODEL, "--count", "3", "--sequence", "7"]) == 0
+    assert hardware.end_bursts == 3
+    frames = Receiver().receive(np.concatenate(hardware.tx_written))
+    sequences = [frame.header.sequence for frame in frames]
+    per_image = len(frames) // 3
+    assert per_image >= 1 and sequences == [7] * per_image + [8] * per_image + [9] * per_image
 
 
 @pytest.mark.parametrize(("args", "named"), [(["--count", "0"], "--count"), (["--sequence", "65535", "--count", "2"],
