@@ -8,7 +8,8 @@ Every candidate (and the ``--reference`` models, scored for comparison only) is 
 ``--snr`` over every image of ``--data`` (:func:`models.evaluate.evaluate`, 8-bit output, the same noise for
 all) and scored with PSNR, MS-SSIM, LPIPS (AlexNet), the grid index above the source's
 (:func:`models.metrics.grid_index`) and the streak index (:func:`models.metrics.streak_index`). The selected
-candidate has the lowest mean LPIPS at ``--select-snr`` (default: the first SNR) among those whose PSNR
+candidate has the lowest mean LPIPS (``--objective lpips``, the default) or the highest mean PSNR
+(``--objective psnr``, for an MSE model) at ``--select-snr`` (default: the first SNR) among those whose PSNR
 there is at least ``--min-psnr`` dB, whose MS-SSIM is at least ``--min-ms-ssim`` (defaults 0: no floor),
 whose LPIPS is at most ``--max-lpips``, whose grid index is at most ``--max-grid`` and whose streak index is
 at most ``--max-streak`` (defaults: no ceiling). Writes ``OUT/selection.json``: the set, the rule, every
@@ -32,6 +33,9 @@ from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS  # noqa: E402
 from models.registry import load_model  # noqa: E402
 
+OBJECTIVES = {"lpips": "lowest LPIPS (alex)", "psnr": "highest PSNR"}
+"""What ``--objective`` maximises, as the record's rule words it."""
+
 
 class SelectionError(ValueError):
     """Bad arguments: no candidates, an SNR to select at that is not scored, a Kodak folder as --data."""
@@ -44,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reference", default="", help="comma-separated models scored for comparison only")
     p.add_argument("--snr", default="10", help="comma-separated channel SNRs [dB] (default 10)")
     p.add_argument("--select-snr", type=float, default=None, help="SNR [dB] the choice is made at (default first)")
+    p.add_argument("--objective", choices=OBJECTIVES, default="lpips",
+                   help="lpips: the lowest LPIPS (default; perceptual models); psnr: the highest PSNR (MSE models)")
     p.add_argument("--min-psnr", type=float, default=0.0, help="PSNR floor [dB] at the selection SNR (default 0)")
     p.add_argument("--min-ms-ssim", type=float, default=0.0, help="MS-SSIM floor at the selection SNR (default 0)")
     p.add_argument("--max-lpips", type=float, default=float("inf"), help="LPIPS ceiling at the selection SNR")
@@ -79,16 +85,20 @@ def score(name: str, images: list[Path], snrs: list[float], lpips: LPIPS, seed: 
 
 def select(candidates: dict[str, dict], snr: float, min_psnr: float, min_ms_ssim: float = 0.0,
            max_lpips: float = float("inf"), max_grid: float = float("inf"),
-           max_streak: float = float("inf")) -> str | None:
-    """The candidate with the lowest LPIPS at ``snr`` among those with PSNR >= ``min_psnr``, MS-SSIM >=
-    ``min_ms_ssim``, LPIPS <= ``max_lpips``, grid index <= ``max_grid`` and streak index <= ``max_streak``
-    (None if none)."""
+           max_streak: float = float("inf"), objective: str = "lpips") -> str | None:
+    """The candidate with the lowest LPIPS (``objective`` "lpips") or the highest PSNR ("psnr") at ``snr`` among
+    those with PSNR >= ``min_psnr``, MS-SSIM >= ``min_ms_ssim``, LPIPS <= ``max_lpips``, grid index <=
+    ``max_grid`` and streak index <= ``max_streak`` (None if none)."""
     key = f"{snr:g}"
     eligible = {name: scores[key] for name, scores in candidates.items()
                 if scores[key]["psnr_db"] >= min_psnr and scores[key]["ms_ssim"] >= min_ms_ssim
                 and scores[key]["lpips"] <= max_lpips and scores[key]["grid_index"] <= max_grid
                 and scores[key]["streak_index"] <= max_streak}
-    return min(eligible, key=lambda name: eligible[name]["lpips"]) if eligible else None
+    if not eligible:
+        return None
+    if objective == "psnr":
+        return max(eligible, key=lambda name: eligible[name]["psnr_db"])
+    return min(eligible, key=lambda name: eligible[name]["lpips"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,12 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     candidates = {name: score(name, images, args.snr, lpips, args.seed) for name in args.candidates}
     references = {name: score(name, images, args.snr, lpips, args.seed) for name in args.reference}
     chosen = select(candidates, args.select_snr, args.min_psnr, args.min_ms_ssim, args.max_lpips, args.max_grid,
-                    args.max_streak)
+                    args.max_streak, args.objective)
     key = f"{args.select_snr:g}"
     record = {
         "set": f"{Path(args.data).resolve()} ({len(images)} images, whole, AWGN, 8-bit output, seed {args.seed})",
-        "rule": f"lowest LPIPS (alex) at {args.select_snr:g} dB among candidates with PSNR >= {args.min_psnr:g} dB "
-                f"and MS-SSIM >= {args.min_ms_ssim:g}"
+        "rule": f"{OBJECTIVES[args.objective]} at {args.select_snr:g} dB among candidates with PSNR >= "
+                f"{args.min_psnr:g} dB and MS-SSIM >= {args.min_ms_ssim:g}"
                 + (f" and LPIPS <= {args.max_lpips:g}" if args.max_lpips < float("inf") else "")
                 + (f" and grid index <= {args.max_grid:g}" if args.max_grid < float("inf") else "")
                 + (f" and streak index <= {args.max_streak:g}" if args.max_streak < float("inf") else ""),

@@ -40,6 +40,9 @@ def test_the_rule_takes_the_lowest_lpips_above_the_psnr_floor() -> None:
     assert select(candidates, 10, 21.5, max_streak=0.05) == "a"
     assert select(candidates, 10, 0.0, max_streak=0.035) == "a"
     assert select(candidates, 10, 21.5, max_lpips=0.22, max_streak=0.05) is None
+    assert select(candidates, 10, 0.0, objective="psnr") == "a"
+    assert select(candidates, 10, 0.0, max_lpips=0.22, objective="psnr") == "c"
+    assert select(candidates, 10, 0.0, max_lpips=0.2, objective="psnr") == "b"
 
 
 def test_kodak_and_an_unscored_selection_snr_are_refused(tmp_path: Path) -> None:
