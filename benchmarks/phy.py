@@ -9,7 +9,8 @@ Measured (all on the default numerology, FFT 64 at 2 MS/s, single process, one B
   24576 symbols, each burst through its own ``lab`` channel draw at 20 dB, the emulator's noise
   padding between bursts), wall clock and CPU time (``rx_msps_cpu``; on a shared machine the wall
   clock includes other processes' turns): the median over ``RECEIVE_RUNS`` fresh processes (each
-  value, the minimum and maximum under ``rx_runs``), with a profile of where the time goes;
+  value, the minimum and maximum under ``rx_runs``, with the kernel time of each pass, ``rx_system_s``),
+  with a profile of where the time goes;
   ``rx_msps_numpy_hugepages``: the same with numpy's own huge-page policy instead of ``ota``'s
   (:data:`ota.NUMPY_ENVIRONMENT`); ``tx_msps_cpu``: the transmitter making that capture's bursts (CPU time);
 * ``stream_rx``: the same capture received as a stream, as ``ota rx --follow`` receives one at 2 and at
