@@ -73,11 +73,29 @@ def test_tx_count_writes_the_transmissions_back_to_back(streams):
     assert clean.samples.size == 30 * (clean.annotations[0]["sample_count"])
 
 
-def _replay_rss(capture: Path, out: Path, reference: Path) -> tuple[dict, float]:
-    """``ota replay --follow`` in a fresh process: its summary and its peak resident memory [MB]."""
-    code = ("import resource, sys; from ota.cli import main; rc = main(sys.argv[1:]); "
-            "print('PEAK_RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); sys.exit(rc)")
-    done = subprocess.run([sys.executable, "-c", code, "replay", str(capture), "--follow", "--chunk", "20000",
+REPLAY_PROBE = """
+import resource, sys, tracemalloc
+import ota.follow as follow
+from ota.cli import main
+
+write_summary = follow.Follower.write_summary
+
+def traced_write_summary(self):
+    print("TRACED_MB", tracemalloc.get_traced_memory()[0] / 2**20)  # after each image, and at the end
+    return write_summary(self)
+
+follow.Follower.write_summary = traced_write_summary
+tracemalloc.start()
+rc = main(sys.argv[1:])
+print("PEAK_RSS_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+sys.exit(rc)
+"""
+
+
+def _replay_rss(capture: Path, out: Path, reference: Path) -> tuple[dict, float, list[float]]:
+    """``ota replay --follow`` in a fresh process: its summary, its peak resident memory [MB] and the memory
+    that Python and numpy hold after each image (tracemalloc, MB)."""
+    done = subprocess.run([sys.executable, "-c", REPLAY_PROBE, "replay", str(capture), "--follow", "--chunk", "20000",
                            "--reference", str(reference), "--out", str(out)], cwd=REPOSITORY,
                           env={**os.environ, "PYTHONPATH": str(REPOSITORY)}, capture_output=True, text=True,
                           timeout=600)
@@ -86,12 +104,17 @@ def _replay_rss(capture: Path, out: Path, reference: Path) -> tuple[dict, float]
     assert sum(line.startswith("image ") for line in lines) == json.loads((out / "summary.json").read_text())[
         "images_decoded"]  # one line per image
     peak = float(next(line.split()[1] for line in lines if line.startswith("PEAK_RSS_MB")))
-    return json.loads((out / "summary.json").read_text()), peak
+    traced = [float(line.split()[1]) for line in lines if line.startswith("TRACED_MB")]
+    return json.loads((out / "summary.json").read_text()), peak, traced
 
 
 @pytest.mark.slow
 def test_replay_follow_decodes_all_30_in_order_with_flat_memory(streams, kodim23, weights_dir, tmp_path):
-    summary, peak30 = _replay_rss(streams[30], tmp_path / "thirty", kodim23)
+    summary, peak30, traced = _replay_rss(streams[30], tmp_path / "thirty", kodim23)
+    assert len(traced) == 31  # after each image and at the end
+    # Python and numpy memory flat: what the images 21 to 30 leave held (the least of them: buffers come and go
+    # by a megabyte or two) within 0.5 MB of the images 6 to 15 (one image's received frames hold about 0.5 MB)
+    assert min(traced[20:30]) - min(traced[5:15]) < 0.5, traced
     assert summary["images_decoded"] == 30 and summary["images_incomplete"] == 0
     assert [image["sequence"] for image in summary["images"]] == list(range(30))
     assert summary["frames_decoded"] == 30 * summary["images"][0]["frames_expected"]
@@ -102,7 +125,7 @@ def test_replay_follow_decodes_all_30_in_order_with_flat_memory(streams, kodim23
         result = json.loads((tmp_path / "thirty" / f"{index:05d}" / "result.json").read_text())
         assert result["config"]["sequence"] == index and (tmp_path / "thirty" / f"{index:05d}" /
                                                            "reconstruction.png").is_file()
-    five, peak5 = _replay_rss(streams[5], tmp_path / "five", kodim23)
+    five, peak5, _ = _replay_rss(streams[5], tmp_path / "five", kodim23)
     assert five["images_decoded"] == 5
     assert peak30 <= 1.10 * peak5, (peak30, peak5)
 
