@@ -113,7 +113,7 @@ class Detector:
     Args:
         preamble: the preamble (its STF period and length set ``P`` and ``W``).
         false_alarm: false-alarm probability per evaluated position in white noise.
-        chunk: samples per chunk for the block sums (bounds the temporary memory).
+        chunk: samples per chunk of the metric (bounds the temporary memory).
     """
 
     def __init__(self, preamble: Preamble, false_alarm: float = 1e-5, chunk: int = 1 << 20) -> None:
