@@ -16,7 +16,7 @@ Measured (all on the default numerology, FFT 64 at 2 MS/s, single process, one B
 * ``stream_rx``: the same capture received as a stream, as ``ota rx --follow`` receives one at 2 and at
   20 MS/s (50 ms chunks, the receiver run every ``phy.stream_receiver.hop_for_latency`` samples): CPU-time
   throughput (``msps_cpu``), frames found, most samples held;
-* ``peak_rss_mb``: peak resident memory of a receiving process (median) (the capture itself is 160 MB);
+* ``peak_rss_mb``: median peak resident memory of the receiving processes (the capture itself is 160 MB);
 * ``snr_est_max_err_db``: largest per-frame SNR-estimate error over AWGN at 0, 5, ..., 30 dB;
 * ``detect_rate_lab_5db``: frames received with their header over ``lab`` at 5 dB;
 * ``false_frames_noise_10s``: frames reported in 10 s (20 M samples) of complex Gaussian noise;
