@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 from models.checkpoint import ModelCard, load_checkpoint, save_checkpoint
 from models.discriminator import Discriminator
 from models.jscc import DeepJSCC, ModelConfig
+from models.registry import available_models
 from models.ship import ShipError, main, ship
 
 
@@ -59,3 +61,13 @@ def test_a_record_that_chose_another_file_or_a_report_without_the_model_is_refus
     quality.write_text(json.dumps({"other": {}, "config": {}}))
     assert main([str(checkpoint), "--name", "tiny", "--out", str(tmp_path / "x.pt"), "--quality", str(quality)]) == 2
     assert "no scores of tiny" in capsys.readouterr().err and not (tmp_path / "x.pt").exists()
+
+
+def test_every_shipped_model_was_chosen_on_the_validation_split_that_it_never_trained_on() -> None:
+    assert available_models(), "no shipped model found"
+    for name, path in available_models().items():
+        _, card, _ = load_checkpoint(path)
+        chosen_on = card.training["selected_on"]["set"] or ""
+        assert "bsds500/val" in chosen_on and "kodak" not in chosen_on.lower(), (name, chosen_on)
+        data = tomllib.loads(card.training["config_toml"])["data"]
+        assert "bsds500/val" in data.get("exclude", []), (name, data)
