@@ -40,11 +40,11 @@ import torch  # noqa: E402
 
 from models.checkpoint import load_checkpoint, read_checkpoint, weights_sha256  # noqa: E402
 from models.evaluate import evaluate, package_versions  # noqa: E402
+from models.figure_file import write_figure  # noqa: E402
 from models.image_io import list_images  # noqa: E402
 from models.jscc import DeepJSCC  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS  # noqa: E402
-from models.png_file import write_png  # noqa: E402
 from models.train import Trainer  # noqa: E402
 from models.train_config import TrainConfig  # noqa: E402
 from models.trainer_checkpoint import config_of_checkpoint  # noqa: E402
@@ -144,7 +144,7 @@ def plot(record: dict, path: Path) -> Path:
     fig.suptitle(f"β ablation: {record['steps']} fine-tuning steps per setting from one checkpoint, "
                  f"{record['eval_set']['n_images']} validation images", fontsize=9)
     fig.tight_layout()
-    write_png(fig, path, 130)
+    write_figure(fig, path, 130)
     plt.close(fig)
     return path
 

@@ -67,7 +67,7 @@ from benchmarks.link_measurements import (  # noqa: E402
     run_link,
     snr_at_ber,
 )
-from models.png_file import write_png  # noqa: E402
+from models.figure_file import write_figure  # noqa: E402
 from models.progress import Progress  # noqa: E402
 from ota import NUMPY_ENVIRONMENT  # noqa: E402
 from phy.channel import ChannelEmulator  # noqa: E402
@@ -293,7 +293,7 @@ def plot(result: dict, folder: Path) -> None:
         ax.set_aspect("equal", adjustable="datalim")
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    write_png(fig, folder / "constellation.png", 110)
+    write_figure(fig, folder / "constellation.png", 110)
     plt.close(fig)
 
     p = result["papr"]
@@ -306,7 +306,7 @@ def plot(result: dict, folder: Path) -> None:
     ax.set_title(f"PAPR CCDF per OFDM symbol (burst PAPR {p['burst_papr_db']:.1f} dB)")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    write_png(fig, folder / "papr_ccdf.png", 110)
+    write_figure(fig, folder / "papr_ccdf.png", 110)
     plt.close(fig)
 
     b = result["qpsk_ber"]
@@ -320,7 +320,7 @@ def plot(result: dict, folder: Path) -> None:
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    write_png(fig, folder / "ber.png", 110)
+    write_figure(fig, folder / "ber.png", 110)
     plt.close(fig)
 
 

@@ -22,7 +22,7 @@ Writes into OUT:
   with the reserved keys ``config`` (images, SNRs, mismatch, erasure, the weights of both LPIPS networks,
   each model's card summary) and ``versions``;
 * ``snr_psnr.png``, ``snr_ms_ssim.png``, ``snr_lpips.png``: the metric against SNR, one curve per model;
-* ``side_by_side.png``: three images (``--figure-images``) at ``--figure-snr`` dB: original, then the MSE,
+* ``side_by_side.webp``: three images (``--figure-images``) at ``--figure-snr`` dB: original, then the MSE,
   perceptual and generative models at CBR 1/48 (those scored), full image and its centre crop (pixels
   enlarged without interpolation, so a block grid or a mesh shows);
 * ``quality.md``: the tables (quality per SNR, SNR mismatch, erasures) that ``--readme`` splices into a
@@ -49,10 +49,10 @@ if __name__ == "__main__" and not __package__:  # run as a file: its folder woul
 
 from benchmarks.readme_markers import check_markers, splice  # noqa: E402
 from models.evaluate import package_versions, transmit_awgn  # noqa: E402
+from models.figure_file import write_figure  # noqa: E402
 from models.image_io import list_images, load_image  # noqa: E402
 from models.json_file import write_json  # noqa: E402
 from models.metrics import LPIPS, MS_SSIM_MIN_SIZE, compute_metrics, psnr  # noqa: E402
-from models.png_file import write_png  # noqa: E402
 from models.progress import Progress  # noqa: E402
 from models.registry import available_models, load_model  # noqa: E402
 
@@ -77,8 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mismatch", type=float, default=1.0, help="SNR mismatch [dB] told to the model (default 1)")
     p.add_argument("--erasure", type=float, default=0.1, help="fraction of symbols erased (default 0.1)")
     p.add_argument("--figure-images", default="kodim05,kodim14,kodim23",
-                   help="names (without suffix) of the three images of side_by_side.png")
-    p.add_argument("--figure-snr", type=float, default=10.0, help="SNR [dB] of side_by_side.png (default 10)")
+                   help="names (without suffix) of the three images of side_by_side.webp")
+    p.add_argument("--figure-snr", type=float, default=10.0, help="SNR [dB] of side_by_side.webp (default 10)")
     p.add_argument("--readme", default=None, help="README to splice quality.md into (between the markers)")
     p.add_argument("--lpips-weights", default=None, help="AlexNet features file (default $JSCC_WEIGHTS_DIR)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -148,7 +148,7 @@ def plot_metric(results: dict, snrs: list[float], metric: str, path: Path) -> Pa
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    write_png(fig, path, 130)
+    write_figure(fig, path, 130)
     plt.close(fig)
     return path
 
@@ -181,7 +181,7 @@ def plot_side_by_side(models: dict, images: dict[str, torch.Tensor], args: argpa
                 ax.axis("off")
     fig.suptitle(f"AWGN {args.figure_snr:g} dB, CBR 1/48")
     fig.tight_layout()
-    write_png(fig, path, SIDE_BY_SIDE_DPI)
+    write_figure(fig, path, SIDE_BY_SIDE_DPI)
     plt.close(fig)
     return path
 
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     shown = [name for name in FIGURE_MODELS if name in results]
     if shown and figure_images:
         models = {name: load_model(name, args.device)[0] for name in shown} | {"lpips": lpips}
-        figures.append(plot_side_by_side(models, figure_images, args, out / "side_by_side.png"))
+        figures.append(plot_side_by_side(models, figure_images, args, out / "side_by_side.webp"))
 
     report = {**results, "config": config, "versions": package_versions()}
     write_json(out / "quality.json", report)

@@ -15,12 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.signal import welch  # noqa: E402
 
-from models.png_file import write_png  # noqa: E402
+from models.figure_file import write_figure  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
-    write_png(fig, path, 110)
+    write_figure(fig, path, 110)
     plt.close(fig)
     return path
 

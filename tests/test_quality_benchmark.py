@@ -53,8 +53,8 @@ def test_quality_writes_json_plots_tables_and_splices_the_readme(small_kodak, we
         assert report[name]["4"]["lpips_squeeze"] > entry["lpips_squeeze"]  # more noise, further from the original
         assert report[name]["10"]["psnr_db"] > report[name]["4"]["psnr_db"]
         assert entry["psnr_db_erased"] < entry["psnr_db"]  # 10 % of the symbols lost costs something
-    for png in ("snr_psnr.png", "snr_ms_ssim.png", "snr_lpips.png", "side_by_side.png"):
-        assert (out / png).stat().st_size > 10_000
+    for figure in ("snr_psnr.png", "snr_ms_ssim.png", "snr_lpips.png", "side_by_side.webp"):
+        assert (out / figure).stat().st_size > 10_000
     text = readme.read_text()
     assert "old table" not in text and text.startswith("# Project\n\nintro\n") and text.endswith("after\n")
     assert (out / "quality.md").read_text() in text and "| mse-cbr48 |" in text
@@ -75,7 +75,7 @@ def test_runs_made_in_parallel_merge_into_one_report(small_kodak, weights_dir, t
         alone = json.loads((tmp_path / name / "quality.json").read_text())
         assert report[model] == alone[model] and report["config"]["models"][model] == alone["config"]["models"][model]
     assert "| perceptual-cbr48 |" in (tmp_path / "ab" / "quality.md").read_text()
-    assert (tmp_path / "ab" / "side_by_side.png").is_file()
+    assert (tmp_path / "ab" / "side_by_side.webp").is_file()
     refused = run_quality(*common, "--out", str(tmp_path / "ac"), "--merge", f"{tmp_path / 'a'},{tmp_path / 'c'}")
     assert refused.returncode != 0 and "snrs_db" in refused.stderr and not (tmp_path / "ac").exists()
 

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.stats import binomtest, norm  # noqa: E402
 
-from models.png_file import write_png  # noqa: E402
+from models.figure_file import write_figure  # noqa: E402
 from ota.study.kit import StudyError, cbr_from_label, format_cbr, load_study  # noqa: E402
 
 RESULT_KEYS = ("study_id", "scheme_a", "scheme_b", "cbr_b", "confidence", "overall")
@@ -198,7 +198,7 @@ def plot_preferences(result: dict, path: str | Path) -> Path:
                  f"of {result['overall']['trials']} trials prefer {result['scheme_a']}")
     fig.tight_layout()
     path = Path(path)
-    write_png(fig, path, 110)
+    write_figure(fig, path, 110)
     plt.close(fig)
     return path
 

@@ -39,8 +39,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from models.figure_file import write_figure
 from models.json_file import write_json
-from models.png_file import write_png
 from ota.sweep import DIGITAL_SCHEMES, JSCC_SCHEMES, SCHEMES, SweepError, load_results
 
 CLAIMS_FILE = "claims.json"
@@ -127,7 +127,7 @@ def _plot(axis: str, fixed: object, by_scheme: dict[str, list[dict]], metric: st
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    write_png(fig, path, 110)
+    write_figure(fig, path, 110)
     return path
 
 
