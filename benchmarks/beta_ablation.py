@@ -15,8 +15,10 @@ generator loss without the adversarial term. Settings are ``name:beta_g:beta_p``
 Each fine-tuned model is then scored over AWGN at every ``--snr`` (default 1, 10, 13 dB) on ``--eval-data``
 (:func:`models.evaluate.evaluate`, whole images, 8-bit output, the same noise for every setting). Training
 and scores are kept under ``--runs`` (a rerun continues where it stopped); ``OUT/beta.json`` holds the
-settings, the size of the experiment and the means, ``OUT/beta.png`` the distortion-perception plane
-(PSNR against LPIPS, one point per setting, one panel per SNR).
+settings, the size of the experiment, each setting's means and per-image scores, and its paired difference
+from the reference setting (β_g = 0 at the base's β_p: the mean over images of the difference, with its
+95 % t-interval), ``OUT/beta.png`` the distortion-perception plane (PSNR against LPIPS, one point per
+setting, one panel per SNR).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from models.checkpoint import load_checkpoint, read_checkpoint, weights_sha256  # noqa: E402
+from models.confidence import mean_and_ci  # noqa: E402
 from models.evaluate import evaluate, package_versions  # noqa: E402
 from models.figure_file import write_figure  # noqa: E402
 from models.image_io import list_images  # noqa: E402
@@ -50,6 +53,7 @@ from models.train_config import TrainConfig  # noqa: E402
 from models.trainer_checkpoint import config_of_checkpoint  # noqa: E402
 
 DEFAULT_BETA_G = (0.0, 3e-4, 1e-3, 3e-3, 1e-2)
+PAIRED_METRICS = ("psnr_db", "ms_ssim", "lpips")
 
 
 class AblationError(ValueError):
@@ -121,11 +125,24 @@ def fine_tune(base_path: Path, setting: Setting, args: argparse.Namespace) -> Pa
 
 
 def score(model: DeepJSCC, images: list[Path], snrs: list[float], lpips: LPIPS, seed: int) -> dict[str, dict]:
-    """Means per SNR of one fine-tuned model: ``{"10": {"psnr_db": .., "ms_ssim": .., "lpips": ..}}``."""
+    """One fine-tuned model's scores per SNR: ``{"10": {"mean": {"psnr_db": .., "ms_ssim": .., "lpips": ..},
+    "per_image": {"psnr_db": [..], "ms_ssim": [..], "lpips": [..]}}}`` (per image in ``images`` order)."""
     with tempfile.TemporaryDirectory() as scratch:
         results = evaluate(model.eval(), images, snrs, Path(scratch) / "eval", lpips=lpips, seed=seed,
                            save_reconstructions=False)
-    return {f"{entry['snr_db']:g}": entry["mean"] for entry in results["results"]}
+    return {f"{entry['snr_db']:g}": {"mean": {key: entry["mean"][key] for key in PAIRED_METRICS},
+                                     "per_image": {key: [image[key] for image in entry["images"]]
+                                                   for key in PAIRED_METRICS}}
+            for entry in results["results"]}
+
+
+def paired_differences(scores: dict[str, dict], reference: dict[str, dict]) -> dict[str, dict]:
+    """Per SNR and metric, the mean over images of ``scores - reference`` with its 95 % t-interval: both were
+    scored on the same images with the same noise draws, so the image-to-image spread cancels."""
+    return {snr: {key: mean_and_ci([a - b for a, b in zip(scores[snr]["per_image"][key],
+                                                           reference[snr]["per_image"][key], strict=True)])
+                  for key in PAIRED_METRICS}
+            for snr in scores}
 
 
 def plot(record: dict, path: Path) -> Path:
@@ -135,7 +152,7 @@ def plot(record: dict, path: Path) -> Path:
     for ax, snr in zip(axes[0], snrs, strict=True):
         key = f"{snr:g}"
         for entry in record["settings"]:
-            mean = entry["scores"][key]
+            mean = entry["scores"][key]["mean"]
             ax.scatter(mean["lpips"], mean["psnr_db"], marker="s" if entry["beta_p"] == 0 else "o", s=40,
                        label=f"β_g={entry['beta_g']:g}, β_p={entry['beta_p']:g}")
         ax.set(title=f"AWGN {snr:g} dB", xlabel="LPIPS (alex), lower is better", ylabel="PSNR [dB]")
@@ -187,18 +204,22 @@ def main(argv: list[str] | None = None) -> int:
         cache = checkpoint.with_name("scores.json")
         digest = weights_sha256(checkpoint)
         cached = json.loads(cache.read_text()) if cache.is_file() else {}
-        if cached.get("weights_sha256") != digest or cached.get("snrs_db") != args.snr:
+        if (cached.get("weights_sha256"), cached.get("snrs_db"), cached.get("seed")) != (digest, args.snr, args.seed):
             model = load_checkpoint(checkpoint)[0]
-            cached = {"weights_sha256": digest, "snrs_db": args.snr,
+            cached = {"weights_sha256": digest, "snrs_db": args.snr, "seed": args.seed,
                       "scores": score(model, images, args.snr, lpips, args.seed)}
             write_json(cache, cached)
         entries.append({**dataclasses.asdict(setting), "weights_sha256": digest, "scores": cached["scores"]})
-        ten = cached["scores"].get("10") or next(iter(cached["scores"].values()))
+        ten = (cached["scores"].get("10") or next(iter(cached["scores"].values())))["mean"]
         print(f"{setting.name}: PSNR {ten['psnr_db']:.2f} dB, MS-SSIM {ten['ms_ssim']:.4f}, LPIPS {ten['lpips']:.4f}",
               flush=True)
+    reference = next((e for e in entries if e["beta_g"] == 0 and e["beta_p"] == base.loss.beta_p), entries[0])
+    for entry in entries:
+        entry["minus_reference"] = paired_differences(entry["scores"], reference["scores"])
     record = {
         "what": "distortion-perception trade-off of the generator loss weights (the paper's Fig. 7), CPU-sized",
         "base": {"path": str(base_path), "sha256": hashlib.sha256(base_path.read_bytes()).hexdigest(),
+                 "weights_sha256": weights_sha256(base_path), "trained_without": list(base.data.exclude),
                  "beta_m": base.loss.beta_m, "model": dataclasses.asdict(base.model)},
         "steps": args.steps,
         "lr": args.lr,
@@ -206,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "eval_set": {"path": str(Path(args.eval_data).resolve()), "n_images": len(images),
                      "channel": "AWGN, whole images, 8-bit output", "seed": args.seed},
         "snrs_db": args.snr,
+        "reference": reference["name"],
         "settings": entries,
         "lpips": lpips.source,
         "versions": package_versions(),

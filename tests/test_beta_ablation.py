@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from models.train_config import TrainConfig
@@ -17,6 +18,7 @@ beta_ablation = sys.modules["beta_ablation"] = importlib.util.module_from_spec(_
 _spec.loader.exec_module(beta_ablation)
 AblationError, Setting, parse_args = beta_ablation.AblationError, beta_ablation.Setting, beta_ablation.parse_args
 parse_settings, setting_config = beta_ablation.parse_settings, beta_ablation.setting_config
+paired_differences = beta_ablation.paired_differences
 
 BASE = TrainConfig.from_toml(ROOT / "models" / "configs" / "generative-cbr48-cpu.toml")
 DONE = {"latent": 1200, "pretrain": 1500, "discriminator": 50, "adversarial": 0}
@@ -53,3 +55,20 @@ def test_every_setting_trains_the_same_generator_steps_at_one_constant_rate() ->
 def test_kodak_is_refused_as_the_scoring_set() -> None:
     with pytest.raises(AblationError, match="Kodak is the test set"):
         parse_args(["--base", "x.pt", "--data", "d", "--eval-data", "../shared/datasets/kodak"])
+
+
+def test_paired_differences_cancel_the_spread_between_images() -> None:
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(15, 30, 100)  # images differ by far more than the settings do
+    shifted = reference + 0.1 + rng.normal(0, 0.02, 100)
+
+    def scores(values: np.ndarray) -> dict:
+        per_image = {key: list(values) for key in ("psnr_db", "ms_ssim", "lpips")}
+        return {"10": {"mean": {key: float(values.mean()) for key in per_image}, "per_image": per_image}}
+
+    difference = paired_differences(scores(shifted), scores(reference))["10"]["psnr_db"]
+    assert difference["n"] == 100
+    assert abs(difference["mean"] - 0.1) < 0.01
+    assert difference["ci95"] < 0.01  # unpaired, the interval would be about 1.7 dB wide
+    with pytest.raises(ValueError):  # scored on different images: refused, not silently truncated
+        paired_differences(scores(shifted[:99]), scores(reference))

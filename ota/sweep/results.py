@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from models.confidence import mean_and_ci
 from models.fid import frechet_distance
 from ota import options
 from ota.sweep.config import DIGITAL_SCHEMES, FID_FOLDER, IMAGE_METRICS, RESULTS_FILE, SCHEMES, SweepError
 from ota.sweep.scoring import Scorer
 from ota.sweep.store import ResultStore
-
-
-def mean_and_ci(values: list[float], level: float = 0.95) -> dict[str, float | int]:
-    """Mean, sample standard deviation and the half-width of the ``level`` t-confidence interval of the mean."""
-    array = np.asarray(values, dtype=np.float64)
-    n = array.size
-    std = float(array.std(ddof=1)) if n > 1 else 0.0
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * std / math.sqrt(n)) if n > 1 else 0.0
-    return {"mean": float(array.mean()), "std": std, "ci95": half, "n": n}
 
 
 def _metric_summary(group: list[dict], key: str) -> dict[str, float | int | list[float]] | None:
