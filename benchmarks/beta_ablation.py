@@ -18,7 +18,8 @@ and scores are kept under ``--runs`` (a rerun continues where it stopped); ``OUT
 settings, the size of the experiment, each setting's means and per-image scores, and its paired difference
 from the reference setting (β_g = 0 at the base's β_p: the mean over images of the difference, with its
 95 % t-interval), ``OUT/beta.png`` the distortion-perception plane (PSNR against LPIPS, one point per
-setting, one panel per SNR).
+setting, one panel per SNR); with ``--readme`` the table (:func:`markdown_table`) also goes into that
+README between ``<!-- beta-ablation-table:begin -->`` and ``<!-- beta-ablation-table:end -->``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.readme_markers import check_markers, splice  # noqa: E402
 from models.checkpoint import load_checkpoint, read_checkpoint, weights_sha256  # noqa: E402
 from models.confidence import mean_and_ci  # noqa: E402
 from models.evaluate import evaluate, package_versions  # noqa: E402
@@ -54,6 +56,7 @@ from models.trainer_checkpoint import config_of_checkpoint  # noqa: E402
 
 DEFAULT_BETA_G = (0.0, 3e-4, 1e-3, 3e-3, 1e-2)
 PAIRED_METRICS = ("psnr_db", "ms_ssim", "lpips")
+README_BLOCK = "beta-ablation-table"
 
 
 class AblationError(ValueError):
@@ -145,6 +148,35 @@ def paired_differences(scores: dict[str, dict], reference: dict[str, dict]) -> d
             for snr in scores}
 
 
+def markdown_table(record: dict) -> str:
+    """The settings' scores as a Markdown table: PSNR, MS-SSIM and LPIPS at 10 dB (else the first SNR), the
+    paired differences from the reference setting there, and LPIPS at the other SNRs."""
+    keys = [f"{snr:g}" for snr in record["snrs_db"]]
+    main = "10" if "10" in keys else keys[0]
+    others = [key for key in keys if key != main]
+
+    def row(cells: list[str]) -> str:
+        return "| " + " | ".join(cells) + " |\n"
+
+    columns = ["setting", f"{main} dB PSNR", "MS-SSIM", "LPIPS", "Δ PSNR (dB)", "Δ LPIPS",
+               *(f"{key} dB LPIPS" for key in others)]
+    lines = [row(columns), row(["---"] * len(columns))]
+    for entry in record["settings"]:
+        mean, delta = entry["scores"][main]["mean"], entry["minus_reference"][main]
+        if entry["name"] == record["reference"]:
+            change = ["reference", "reference"]
+        else:
+            change = [f"{delta['psnr_db']['mean']:+.2f} ± {delta['psnr_db']['ci95']:.2f}",
+                      f"{delta['lpips']['mean']:+.4f} ± {delta['lpips']['ci95']:.4f}"]
+        lines.append(row([f"β_g = {entry['beta_g']:g}, β_p = {entry['beta_p']:g}", f"{mean['psnr_db']:.2f}",
+                          f"{mean['ms_ssim']:.3f}", f"{mean['lpips']:.3f}", *change,
+                          *(f"{entry['scores'][key]['mean']['lpips']:.3f}" for key in others)]))
+    n = record["eval_set"]["n_images"]
+    return (f"{n} validation images, AWGN, whole images, 8-bit output; `python benchmarks/beta_ablation.py` "
+            f"(`beta.json`). Δ: the difference from the reference setting at {main} dB, mean over the same "
+            f"{n} images and noise draws ± its 95 % t-interval.\n\n" + "".join(lines))
+
+
 def plot(record: dict, path: Path) -> Path:
     """PSNR against LPIPS, one point per setting, one panel per SNR (lower right is better)."""
     snrs = record["snrs_db"]
@@ -179,6 +211,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--runs", default="runs/ablation", help="working folder (default runs/ablation)")
     p.add_argument("--out", default="docs/ablation", help="output folder of beta.json and beta.png")
+    p.add_argument("--readme", help=f"also write the table into this README between <!-- {README_BLOCK}:begin --> "
+                                    "and its end marker")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     args.snr = [float(s) for s in args.snr.split(",")]
@@ -192,6 +226,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.readme:
+        check_markers(Path(args.readme), README_BLOCK)  # before the long work
     torch.set_num_threads(args.threads)
     base_path = Path(args.base)
     base = config_of_checkpoint(base_path)
@@ -235,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "beta.json", record)
+    table = markdown_table(record)
+    if args.readme:
+        splice(Path(args.readme), README_BLOCK, table)
+    print(table)
     print(f"wrote {out / 'beta.json'} and {plot(record, out / 'beta.png')}")
     return 0
 

@@ -1,7 +1,8 @@
 """Generated blocks of a README: the text between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` lines.
 
 The benchmark scripts write their tables there (``quality-table``: :mod:`benchmarks.quality`;
-``comparison-table``: :mod:`benchmarks.claims_table`), so that no number in the README is typed by hand.
+``comparison-table``: :mod:`benchmarks.claims_table`; ``beta-ablation-table``: :mod:`benchmarks.beta_ablation`),
+so that no number in the README is typed by hand.
 """
 
 from __future__ import annotations

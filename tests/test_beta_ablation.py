@@ -18,7 +18,7 @@ beta_ablation = sys.modules["beta_ablation"] = importlib.util.module_from_spec(_
 _spec.loader.exec_module(beta_ablation)
 AblationError, Setting, parse_args = beta_ablation.AblationError, beta_ablation.Setting, beta_ablation.parse_args
 parse_settings, setting_config = beta_ablation.parse_settings, beta_ablation.setting_config
-paired_differences = beta_ablation.paired_differences
+paired_differences, markdown_table = beta_ablation.paired_differences, beta_ablation.markdown_table
 
 BASE = TrainConfig.from_toml(ROOT / "models" / "configs" / "generative-cbr48-cpu.toml")
 DONE = {"latent": 1200, "pretrain": 1500, "discriminator": 50, "adversarial": 0}
@@ -72,3 +72,20 @@ def test_paired_differences_cancel_the_spread_between_images() -> None:
     assert difference["ci95"] < 0.01  # unpaired, the interval would be about 1.7 dB wide
     with pytest.raises(ValueError):  # scored on different images: refused, not silently truncated
         paired_differences(scores(shifted[:99]), scores(reference))
+
+
+def test_the_table_shows_each_setting_against_the_reference_with_its_interval() -> None:
+    def entry(name: str, beta_g: float, beta_p: float, psnr: float, lpips: float) -> dict:
+        scores = {snr: {"mean": {"psnr_db": psnr + shift, "ms_ssim": 0.7, "lpips": lpips - shift / 100}}
+                  for snr, shift in (("1", -1.0), ("10", 0.0), ("13", 0.5))}
+        delta = {"psnr_db": {"mean": psnr - 20.0, "ci95": 0.05}, "lpips": {"mean": lpips - 0.2, "ci95": 0.003}}
+        return {"name": name, "beta_g": beta_g, "beta_p": beta_p, "scores": scores,
+                "minus_reference": {snr: delta for snr in scores}}
+
+    record = {"snrs_db": [1.0, 10.0, 13.0], "reference": "g0", "eval_set": {"n_images": 100},
+              "settings": [entry("g0", 0.0, 0.2, 20.0, 0.2), entry("p0", 1e-3, 0.0, 20.6, 0.6)]}
+    lines = markdown_table(record).splitlines()
+    assert lines[2] == "| setting | 10 dB PSNR | MS-SSIM | LPIPS | Δ PSNR (dB) | Δ LPIPS | 1 dB LPIPS | 13 dB LPIPS |"
+    assert lines[4] == "| β_g = 0, β_p = 0.2 | 20.00 | 0.700 | 0.200 | reference | reference | 0.210 | 0.195 |"
+    assert lines[5] == ("| β_g = 0.001, β_p = 0 | 20.60 | 0.700 | 0.600 | +0.60 ± 0.05 | +0.4000 ± 0.0030 | 0.610 "
+                        "| 0.595 |")
