@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "beta.json", record)
+    write_json(out / "beta.json", record, indent=None)  # one line: it holds every image's scores
     table = markdown_table(record)
     if args.readme:
         splice(Path(args.readme), README_BLOCK, table)
