@@ -65,6 +65,7 @@ The package, one concept per module: :mod:`~ota.sweep.config` (schemes, keys, se
 
 from __future__ import annotations
 
+from models.confidence import mean_and_ci
 from ota.sweep.channels import Channel, OfdmChannel, Received, SymbolChannel
 from ota.sweep.config import (
     CHANNELS,
@@ -85,7 +86,7 @@ from ota.sweep.config import (
     channel_seed,
     entry_key,
 )
-from ota.sweep.results import build_results, load_results, mean_and_ci, summarise, versions
+from ota.sweep.results import build_results, load_results, summarise, versions
 from ota.sweep.runner import Sweeper, SweepRun, Task, run_sweep
 from ota.sweep.schemes import (
     Clock,
